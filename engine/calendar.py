@@ -1,0 +1,83 @@
+"""Working days for statutory timescales: weekends and England and Wales bank holidays."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
+from typing import Iterable
+from zoneinfo import ZoneInfo
+
+import holidays
+from dateutil.relativedelta import relativedelta
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def parse_date(value: date | str) -> date:
+    """Accept a date or an ISO 'YYYY-MM-DD' string (a datetime string keeps its date part)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"expected an ISO date, got {value!r}")
+    return date.fromisoformat(value[:10])
+
+
+class WorkingDayCalendar:
+    """Counts working days; the bank-holiday region and extra closure days are configurable."""
+
+    def __init__(self, country: str = "GB", subdiv: str = "ENG",
+                 extra_closures: Iterable[date | str] = ()) -> None:
+        self.country = country
+        self.subdiv = subdiv
+        self.extra_closures = frozenset(parse_date(d) for d in extra_closures)
+
+    @lru_cache(maxsize=64)
+    def _holidays_for(self, year: int) -> frozenset[date]:
+        return frozenset(holidays.country_holidays(self.country, subdiv=self.subdiv, years=year))
+
+    def is_working_day(self, day: date) -> bool:
+        """True on a weekday that is neither a bank holiday nor a configured closure."""
+        return (day.weekday() < 5 and day not in self._holidays_for(day.year)
+                and day not in self.extra_closures)
+
+    def add_working_days(self, start: date | str, days: int) -> date:
+        """The date ``days`` working days after ``start`` (the start day itself is day 0)."""
+        if days < 0:
+            raise ValueError("working days must not be negative")
+        day = parse_date(start)
+        remaining = days
+        while remaining:
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                remaining -= 1
+        return day
+
+    def working_days_between(self, start: date | str, end: date | str) -> int:
+        """Working days after ``start`` up to and including ``end`` (negative when end is earlier)."""
+        first, last = parse_date(start), parse_date(end)
+        sign = 1
+        if last < first:
+            first, last, sign = last, first, -1
+        count, day = 0, first
+        while day < last:
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                count += 1
+        return sign * count
+
+
+def add_months(start: date | str, months: int) -> date:
+    """Same day ``months`` later, clamped to the month's end (31 Jan + 1 month = 28/29 Feb)."""
+    return parse_date(start) + relativedelta(months=months)
+
+
+def end_of_day_utc(day: date | str) -> datetime:
+    """The last second of ``day`` in England, as an aware UTC datetime."""
+    local = datetime.combine(parse_date(day), time(23, 59, 59), tzinfo=LONDON)
+    return local.astimezone(timezone.utc)
+
+
+def local_date(moment: datetime) -> date:
+    """The calendar date in England of a UTC moment."""
+    return moment.astimezone(LONDON).date()

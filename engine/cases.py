@@ -1,0 +1,381 @@
+"""Running a case's workflow: start, offer tasks, complete one, fire timers, send messages.
+
+Every operation restores the workflow from its stored state, works on that private copy and
+returns a StepOutcome; nothing is kept between calls, so a failed step changes nothing.
+"""
+from __future__ import annotations
+
+import threading
+from datetime import date, datetime
+from typing import Any, Iterable, Mapping
+from uuid import UUID
+
+from jinja2.sandbox import SandboxedEnvironment
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.specs.defaults import UserTask
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from .calendar import WorkingDayCalendar, local_date, parse_date
+from .clock import FixedClock
+from .diagrams import KNOWN_ROLES, DiagramSet, deadline_key
+from .errors import (DiagramError, EngineError, NotPermitted, TaskChanged, TaskNotFound,
+                     TaskNotReady, ValidationFailed)
+from .expressions import RestrictedScriptEngine
+from .rules import event_date_errors
+from .serializer import CaseSerializer
+from .statutory import closure_from_data, statutory_updates
+from .timers import ClockDurationTimer, ClockTimeDate, timer_due
+from .types import Actor, ChronologyEvent, StepOutcome, TaskView
+
+STRATEGY_MESSAGE = "strategy_discussion_requested"
+STAGES = (  # (process or task id, label), in the order a case moves through them
+    ("cads_triage", "CADS decision"), ("mash_checks", "MASH checks"),
+    ("feedback_to_referrer", "Feedback to referrer"),
+    ("early_help_referral", "Early help"), ("family_help_plan", "Family Help"),
+    ("assessment", "Assessment"), ("child_in_need_plan", "Child in need plan"),
+    ("lado", "LADO allegation"), ("contextual_safeguarding", "Contextual safeguarding"),
+    ("strategy_discussion", "Strategy discussion"), ("section47", "Section 47 enquiry"),
+    ("child_protection", "Initial child protection conference"),
+    ("child_protection_plan", "Child protection plan"), ("close_case", "Closure"),
+)
+_STAGE_RANK = {key: (rank, label) for rank, (key, label) in enumerate(STAGES)}
+_JINJA = SandboxedEnvironment(autoescape=False)
+
+
+DEFAULT_MASH_AGENCIES = ("police", "health", "education", "probation")
+
+
+def case_seed(reference: str, child: Mapping[str, Any], referral_date: date, immediate_danger: bool,
+              referrer_anonymous: bool, re_referral: bool) -> dict[str, Any]:
+    """The data a case's workflow starts with (the keys the diagrams rely on)."""
+    return {
+        "case_id": reference,
+        "child": {key: child.get(key) for key in ("id", "given_name", "family_name", "date_of_birth",
+                                                  "expected_date_of_birth", "unborn")},
+        "referral_date": referral_date.isoformat(),
+        "immediate_danger": bool(immediate_danger),
+        "referrer_anonymous": bool(referrer_anonymous),
+        "re_referral": bool(re_referral),
+        "mash_agencies": list(DEFAULT_MASH_AGENCIES),
+    }
+
+
+class CaseEngine:
+    """The process behind a small typed boundary; one instance is shared by all threads."""
+
+    def __init__(self, calendar: WorkingDayCalendar | None = None) -> None:
+        self.calendar = calendar or WorkingDayCalendar()
+        self._serializers: dict[str, CaseSerializer] = {}
+        self._lock = threading.Lock()
+
+    # -- plumbing -----------------------------------------------------------------------
+    def serializer(self, diagrams: DiagramSet) -> CaseSerializer:
+        with self._lock:
+            found = self._serializers.get(diagrams.version)
+            if found is None:
+                found = self._serializers[diagrams.version] = CaseSerializer(diagrams)
+            return found
+
+    def _script_engine(self, now: datetime) -> RestrictedScriptEngine:
+        return RestrictedScriptEngine(self.calendar, FixedClock(now))
+
+    def _restore(self, diagrams: DiagramSet, state: str, now: datetime) -> BpmnWorkflow:
+        workflow = self.serializer(diagrams).loads(state)
+        workflow.script_engine = self._script_engine(now)
+        return workflow
+
+    # -- operations ---------------------------------------------------------------------
+    def start(self, diagrams: DiagramSet, seed: Mapping[str, Any], now: datetime,
+              actor: Actor | None = None) -> StepOutcome:
+        """Start a case seeded with ``seed`` (flat keys: referral_date, child, ...)."""
+        workflow = BpmnWorkflow(diagrams.spec, diagrams.subprocess_specs,
+                                script_engine=self._script_engine(now))
+        workflow.task_tree.data.update(dict(seed))
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(dict(seed))
+        events = [ChronologyEvent("case_started", "Case started from the contact", actor=actor and actor.username)]
+        _run_engine(workflow)
+        return self._outcome(diagrams, workflow, now, before=_Snapshot.empty(), events=events)
+
+    def tasks(self, diagrams: DiagramSet, state: str, now: datetime) -> list[TaskView]:
+        """The READY user tasks of a stored case."""
+        workflow = self._restore(diagrams, state, now)
+        return [self._view(diagrams, t) for t in _ready_user_tasks(workflow)]
+
+    def data(self, diagrams: DiagramSet, state: str, now: datetime) -> dict[str, Any]:
+        """The case's current workflow data (the merged data of its newest tasks)."""
+        workflow = self._restore(diagrams, state, now)
+        return dict(workflow.last_task.data if workflow.last_task else workflow.task_tree.data)
+
+    def complete(self, diagrams: DiagramSet, state: str, task_id: str, actor: Actor,
+                 form: Any, now: datetime, token: str | None = None,
+                 extra_check=None) -> StepOutcome:
+        """Complete a READY user task for ``actor`` with validated ``form`` data.
+
+        Refuses (changing nothing) an unknown task, one not READY, one that changed since
+        ``token`` was offered, a role the actor does not hold, and invalid data.
+        ``extra_check(view, form)`` may raise ValidationFailed for rules beyond the schema.
+        """
+        workflow = self._restore(diagrams, state, now)
+        task = _find_task(workflow, task_id)
+        if not isinstance(task.task_spec, UserTask):
+            raise TaskNotFound(f"task {task_id} is not a user task")
+        if task.state != TaskState.READY:
+            raise TaskNotReady(f"task {task_id} ({task.task_spec.bpmn_name or task.task_spec.name}) "
+                               f"is {TaskState.get_name(task.state).lower()}, not ready")
+        view = self._view(diagrams, task)
+        if token is not None and token != view.token:
+            raise TaskChanged(f"task {view.name} changed since it was offered; reload and try again")
+        if view.role not in actor.roles:
+            raise NotPermitted(f"{actor.username} does not hold the role {view.role} needed for {view.name}")
+        info = diagrams.task_info(task.task_spec)
+        info.form.validate(form)
+        referral = task.data.get("referral_date")
+        problems = event_date_errors(form, local_date(now), parse_date(referral) if referral else None)
+        if problems:
+            raise ValidationFailed(problems, title=f"{info.form.title}: the form has errors")
+        if extra_check is not None:
+            extra_check(view, form)
+        before = _Snapshot.of(workflow)
+        task.set_data(**{view.bpmn_id: dict(form)})
+        _guarded(lambda: task.run(), view.bpmn_id)
+        _run_engine(workflow)
+        data_after = dict(task.data)
+        events = [ChronologyEvent("task_completed", _summary(view, info.form.schema, form),
+                                  element=view.bpmn_id, actor=actor.username,
+                                  details={"task": view.name, "form": dict(form)})]
+        statutory = statutory_updates(view.bpmn_id, form, data_after)
+        reviews = [parse_date(form["held_on"])] if view.bpmn_id == "review_conference" and form.get("held_on") else []
+        return self._outcome(diagrams, workflow, now, before, events, statutory, reviews, completed_task=view)
+
+    def fire_timers(self, diagrams: DiagramSet, state: str, now: datetime) -> StepOutcome:
+        """Fire every timer due at ``now`` (refresh_timers, then engine steps)."""
+        workflow = self._restore(diagrams, state, now)
+        before = _Snapshot.of(workflow)
+        _guarded(workflow.refresh_timers, "timer")
+        _run_engine(workflow)
+        return self._outcome(diagrams, workflow, now, before, [])
+
+    def request_strategy_discussion(self, diagrams: DiagramSet, state: str, actor: Actor,
+                                    reason: str, now: datetime) -> StepOutcome:
+        """Call a strategy discussion during an assessment or a plan (a BPMN message)."""
+        if not reason or not reason.strip():
+            raise ValidationFailed([], title="Give the reason a strategy discussion is needed")
+        workflow = self._restore(diagrams, state, now)
+        before = _Snapshot.of(workflow)
+        if not any(_catches(t, STRATEGY_MESSAGE) for t in workflow.event_manager.tasks.values()):
+            raise TaskNotReady("a strategy discussion can only be called during an assessment or a plan")
+        payload = {"reason": reason.strip(), "requested_by": actor.username, "requested_on": local_date(now).isoformat()}
+        event = BpmnEvent(MessageEventDefinition(STRATEGY_MESSAGE), payload)
+        _guarded(lambda: workflow.catch(event), "message")
+        _run_engine(workflow)
+        events = [ChronologyEvent("strategy_discussion_requested", f"Strategy discussion requested: {reason.strip()}",
+                                  actor=actor.username, details=payload)]
+        return self._outcome(diagrams, workflow, now, before, events)
+
+    # -- views --------------------------------------------------------------------------
+    def _view(self, diagrams: DiagramSet, task) -> TaskView:
+        info = diagrams.task_info(task.task_spec)
+        role = info.lane
+        if info.role_expression:
+            role = task.workflow.script_engine.evaluate(task, info.role_expression)
+            if role not in KNOWN_ROLES:
+                raise DiagramError(f"{info.process}/{info.bpmn_id}", f"assignedRole gave unknown role {role!r}")
+        due = _covering_deadline(task)
+        if due is None and info.due_expression:
+            due = parse_date(task.workflow.script_engine.evaluate(task, info.due_expression))
+        properties = info.form.schema.get("properties", {})
+        prefill = {k: task.data[k] for k in properties
+                   if k in task.data and isinstance(task.data[k], (str, int, float, bool))}
+        return TaskView(id=str(task.id), bpmn_id=info.bpmn_id, process=info.process, name=info.name,
+                        role=role, form_name=info.form.filename, form_title=info.form.title,
+                        schema=info.form.schema, instructions=_render(info.instructions, task.data),
+                        due=due, token=_token(task), prefill=prefill)
+
+    def _outcome(self, diagrams, workflow, now, before: "_Snapshot", events: list[ChronologyEvent],
+                 statutory: dict | None = None, reviews: list[date] | None = None,
+                 completed_task: TaskView | None = None) -> StepOutcome:
+        tasks = [self._view(diagrams, t) for t in _ready_user_tasks(workflow)]
+        timers = _waiting_timers(workflow)
+        deadlines = {key: local_date(due) for key, due in timers if key}
+        statutory = dict(statutory or {})
+        for key, due in deadlines.items():
+            if before.deadlines.get(key) != due:
+                statutory[f"{key}_due"] = due
+                events.append(ChronologyEvent("deadline_set", f"Deadline for {key.replace('_', ' ')}: {due.isoformat()}",
+                                              element=key, details={"deadline": key, "due": due.isoformat()}))
+        for key in before.deadlines.keys() - deadlines.keys():
+            if key in _fired_deadlines(workflow, before.timer_ids):
+                events.append(ChronologyEvent("deadline_missed",
+                                              f"Statutory deadline missed: {key.replace('_', ' ')} (escalated)",
+                                              element=key, details={"deadline": key}))
+        for view in tasks:
+            if view.id not in before.ready_ids:
+                events.append(ChronologyEvent("task_opened", f"{view.name} for {view.role.replace('_', ' ')}",
+                                              element=view.bpmn_id, details={"role": view.role,
+                                              "due": view.due.isoformat() if view.due else None}))
+        completed = workflow.is_completed()
+        if completed:
+            statutory.update({k: v for k, v in closure_from_data(_final_data(workflow)).items()
+                              if k not in statutory})
+            events.append(ChronologyEvent("case_completed", "Case closed: the process has ended"))
+        next_timer = min((due for _key, due in timers), default=None)
+        return StepOutcome(state=self.serializer(diagrams).dumps(workflow), diagram_version=diagrams.version,
+                           tasks=tasks, deadlines=deadlines, statutory=statutory, reviews=reviews or [],
+                           events=events, stage=_stage(tasks, completed), completed=completed,
+                           next_timer_at=next_timer, completed_task=completed_task)
+
+
+class _Snapshot:
+    """What was true before a step, to describe what the step changed."""
+
+    def __init__(self, ready_ids: set[str], deadlines: dict[str, date], timer_ids: set[str]) -> None:
+        self.ready_ids, self.deadlines, self.timer_ids = ready_ids, deadlines, timer_ids
+
+    @classmethod
+    def empty(cls) -> "_Snapshot":
+        return cls(set(), {}, set())
+
+    @classmethod
+    def of(cls, workflow: BpmnWorkflow) -> "_Snapshot":
+        timers = [(t, deadline_key(t.task_spec)) for t in _waiting_timer_tasks(workflow)]
+        return cls({str(t.id) for t in _ready_user_tasks(workflow)},
+                   {key: local_date(timer_due(t._get_internal_data("event_value")))
+                    for t, key in timers if key and t._get_internal_data("event_value")},
+                   {str(t.id) for t, _ in timers})
+
+
+def _guarded(action, element: str):
+    """Run a SpiffWorkflow call, turning its exceptions into one clear engine error."""
+    try:
+        return action()
+    except EngineError:
+        raise
+    except SpiffWorkflowException as exc:
+        raise EngineError(f"the process could not continue at {element}: {str(exc).splitlines()[0]}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise EngineError(f"the process could not continue at {element}: {type(exc).__name__}: {exc}") from None
+
+
+def _run_engine(workflow: BpmnWorkflow) -> None:
+    _guarded(workflow.do_engine_steps, "an automatic step")
+
+
+def _find_task(workflow: BpmnWorkflow, task_id: str):
+    try:
+        uid = UUID(str(task_id))
+    except ValueError:
+        raise TaskNotFound(f"no task {task_id!r} (not a task id)") from None
+    try:
+        task = workflow.get_task_from_id(uid)
+    except SpiffWorkflowException:
+        task = None
+    if task is None:
+        raise TaskNotFound(f"no task {task_id} in this case")
+    return task
+
+
+def _ready_user_tasks(workflow: BpmnWorkflow) -> list:
+    return [t for t in workflow.get_tasks(state=TaskState.READY, manual=True) if isinstance(t.task_spec, UserTask)]
+
+
+def _waiting_timer_tasks(workflow: BpmnWorkflow) -> list:
+    return [t for t in workflow.event_manager.tasks.values()
+            if isinstance(getattr(t.task_spec, "event_definition", None), (ClockTimeDate, ClockDurationTimer))
+            and t.state == TaskState.WAITING]
+
+
+def _waiting_timers(workflow: BpmnWorkflow) -> list[tuple[str | None, datetime]]:
+    found = []
+    for task in _waiting_timer_tasks(workflow):
+        value = task._get_internal_data("event_value")
+        if value:
+            found.append((deadline_key(task.task_spec), timer_due(value)))
+    return found
+
+
+def _fired_deadlines(workflow: BpmnWorkflow, timer_ids: set[str]) -> set[str]:
+    fired = set()
+    for tid in timer_ids:
+        try:
+            task = workflow.get_task_from_id(UUID(tid))
+        except SpiffWorkflowException:
+            continue
+        if task is not None and task.state == TaskState.COMPLETED:
+            key = deadline_key(task.task_spec)
+            if key:
+                fired.add(key)
+    return fired
+
+
+def _catches(task, message: str) -> bool:
+    definition = getattr(task.task_spec, "event_definition", None)
+    return getattr(definition, "name", None) == message and task.state == TaskState.WAITING
+
+
+def _covering_deadline(task) -> date | None:
+    """The due date of the nearest waiting deadline timer on this task or an enclosing activity."""
+    current = task
+    while current is not None:
+        parent = current.parent
+        if parent is None:
+            parent_id = current.workflow.parent_task_id
+            current = current.workflow.top_workflow.get_task_from_id(parent_id) if parent_id else None
+            continue
+        for sibling in parent.children:
+            if sibling is current or sibling.state != TaskState.WAITING:
+                continue
+            definition = getattr(sibling.task_spec, "event_definition", None)
+            if isinstance(definition, (ClockTimeDate, ClockDurationTimer)) and deadline_key(sibling.task_spec):
+                value = sibling._get_internal_data("event_value")
+                if value:
+                    return local_date(timer_due(value))
+        current = parent
+    return None
+
+
+def _final_data(workflow: BpmnWorkflow) -> dict:
+    ends = [t for t in workflow.get_tasks(state=TaskState.COMPLETED) if t.workflow is workflow]
+    return dict(ends[-1].data) if ends else dict(workflow.data)
+
+
+def _token(task) -> str:
+    return f"{task.id.hex[:12]}-{int(task.last_state_change * 1000)}"
+
+
+def _render(template: str, data: Mapping[str, Any]) -> str:
+    if not template:
+        return ""
+    try:
+        return _JINJA.from_string(template).render(**data)
+    except Exception:  # a broken template shows as written rather than breaking the task
+        return template
+
+
+def _stage(tasks: Iterable[TaskView], completed: bool) -> str:
+    if completed:
+        return "Closed"
+    best = (-1, "Open")
+    for view in tasks:
+        if view.bpmn_id.startswith("escalate_"):
+            continue
+        best = max(best, _STAGE_RANK.get(view.bpmn_id) or _STAGE_RANK.get(view.process) or (-1, "Open"))
+    return best[1]
+
+
+def _summary(view: TaskView, schema: Mapping[str, Any], form: Mapping[str, Any]) -> str:
+    """One line for the chronology: the task and its decision or outcome in words."""
+    parts = [view.name]
+    properties = schema.get("properties", {})
+    for key in ("decision", "outcome", "rag"):
+        if key in form:
+            labels = properties.get(key, {}).get("x-enumLabels", {})
+            parts.append(f"{properties.get(key, {}).get('title', key)}: {labels.get(form[key], form[key])}")
+    for key in ("held_on", "decided_on", "started_on", "scheduled_for", "given_on", "closed_on"):
+        if form.get(key):
+            parts.append(f"{key.replace('_', ' ')} {form[key]}")
+            break
+    return "; ".join(parts)

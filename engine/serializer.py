@@ -1,0 +1,78 @@
+"""Saving a case's workflow without its spec: the spec comes back from the cached diagram set.
+
+The embedded spec is more than half of a serialized case and the slow half to restore
+(ENGINE_NOTES, cost), so stored state holds only tasks and data.
+"""
+from __future__ import annotations
+
+import json
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+from .diagrams import DiagramSet
+from .errors import EngineError
+from .timers import ClockDurationTimer, ClockTimeDate
+
+FORMAT = "sgw-1"
+
+
+class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
+    """Writes no spec; restores against the specs of the diagram set it was built for."""
+
+    diagrams: DiagramSet | None = None
+
+    def to_dict(self, workflow):
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct):
+        diagrams = self.diagrams
+        workflow = self.target_class(diagrams.spec, diagrams.subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+class CaseSerializer:
+    """Serializer bound to one diagram set (one per version, shared by threads: it keeps no state per call)."""
+
+    def __init__(self, diagrams: DiagramSet) -> None:
+        config = dict(SPIFF_CONFIG)
+        config[ClockTimeDate] = TimerConditionalEventDefinitionConverter
+        config[ClockDurationTimer] = TimerConditionalEventDefinitionConverter
+        registry = BpmnWorkflowSerializer.configure(config)
+        self._serializer = BpmnWorkflowSerializer(registry)
+        converter = _SpeclessWorkflowConverter(BpmnWorkflow, registry)  # replaces the default one
+        converter.diagrams = diagrams
+        self.diagrams = diagrams
+
+    def dumps(self, workflow: BpmnWorkflow) -> str:
+        """The workflow's state as compact JSON, without its spec."""
+        dct = self._serializer.to_dict(workflow)
+        dct["format"] = FORMAT
+        dct["diagram_version"] = self.diagrams.version
+        return json.dumps(dct, separators=(",", ":"), cls=self._serializer._encoder_cls)
+
+    def loads(self, text: str) -> BpmnWorkflow:
+        """Restore a workflow saved by ``dumps`` against this diagram set."""
+        try:
+            dct = json.loads(text)
+        except (TypeError, json.JSONDecodeError) as exc:
+            raise EngineError(f"stored workflow state is not valid JSON: {exc}") from None
+        if dct.pop("format", None) != FORMAT:
+            raise EngineError("stored workflow state has an unknown format")
+        version = dct.pop("diagram_version", None)
+        if version != self.diagrams.version:
+            raise EngineError(f"stored workflow is for diagram version {version}, not {self.diagrams.version}")
+        return self._serializer.from_dict(dct)
+

@@ -1,0 +1,330 @@
+"""Units of work on cases: each command loads, runs the engine and writes in one transaction.
+
+Workflow state, task projection, statutory dates, conferences and chronology are written
+together; the case row's ``version`` is checked on write, so a concurrent change makes the
+later writer fail with CaseConflict and change nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Callable, Iterable
+
+from dateutil.relativedelta import relativedelta
+from peewee import JOIN
+
+from engine import (Actor, CaseConflict, ChronologyEvent, case_seed, CaseEngine, CaseNotFound, Clock, DiagramRegistry, DiagramSet,
+                    EngineError, FieldError, StepOutcome, TaskNotFound, TaskNotReady, TaskView,
+                    ValidationFailed, parse_date, read_diagram_files, version_of)
+
+from .db import database, is_postgres
+from .models import (Case, CaseState, ChronologyEntry, Conference, Contact, DiagramVersion, Person,
+                     ReviewConference, Task, User)
+from .timeutil import to_db
+from .users import actor_for, get_user
+
+SCHEDULING_TASKS = {"schedule_icpc": ("icpc", "icpc_due"), "schedule_review": ("review", "next_review_due"),
+                    "schedule_contextual_conference": ("contextual", None)}
+HOLDING_TASKS = {"icpc": "icpc", "review_conference": "review", "contextual_conference": "contextual"}
+ALLOCATED_ROLE = "social_worker"  # statutory work stays with the case's allocated worker
+
+
+@dataclass
+class StepResult:
+    """What a command did: the case after it and the tasks it opened."""
+
+    case: Case
+    outcome: StepOutcome
+
+
+class Safeguarding:
+    """The application's commands over the store and the engine; shared by CLI, web and worker."""
+
+    def __init__(self, clock: Clock, engine: CaseEngine | None = None,
+                 registry: DiagramRegistry | None = None, diagram_dir=None) -> None:
+        self.clock = clock
+        self.engine = engine or CaseEngine()
+        self.registry = registry or DiagramRegistry()
+        self.diagram_dir = diagram_dir
+
+    # -- diagrams -----------------------------------------------------------------------
+    def publish_diagrams(self, files: dict[str, str] | None = None, by: str | None = None) -> DiagramSet:
+        """Load (checking everything) and record a diagram set; new cases start on the newest."""
+        files = files if files is not None else read_diagram_files(*( [self.diagram_dir] if self.diagram_dir else []))
+        diagrams = self.registry.load(files)
+        with database.atomic():
+            DiagramVersion.get_or_create(version=diagrams.version, defaults={
+                "files": files, "created_at": to_db(self.clock.now()), "created_by": by})
+        return diagrams
+
+    def current_diagrams(self) -> DiagramSet:
+        """The newest published diagram set (loading the shipped one on first use)."""
+        row = DiagramVersion.select().where(DiagramVersion.status == "published") \
+            .order_by(DiagramVersion.created_at.desc()).first()
+        if row is None:
+            return self.publish_diagrams()
+        return self.diagrams_for(row.version)
+
+    def diagrams_for(self, version: str) -> DiagramSet:
+        cached = self.registry.get(version)
+        if cached is not None:
+            return cached
+        row = DiagramVersion.get_or_none(DiagramVersion.version == version)
+        if row is None:
+            raise EngineError(f"diagram version {version} is not stored")
+        return self.registry.load(row.files)
+
+    # -- contacts -----------------------------------------------------------------------
+    def record_contact(self, payload: dict[str, Any], username: str) -> list[Case]:
+        """Record a contact and start one linked case per child named in it."""
+        user, actor = actor_for(username)
+        diagrams = self.current_diagrams()
+        form = diagrams.forms.get("contact.json")
+        if form is None:
+            raise EngineError("the diagram set has no contact form (forms/contact.json)")
+        form.validate(payload)
+        now = self.clock.now()
+        referral_date = parse_date(payload["received_on"])
+        if referral_date > self.clock.now().date():
+            raise ValidationFailed([FieldError("received_on", "the contact cannot be received in the future")])
+        with database.atomic():
+            referrer_data = payload.get("referrer") or {}
+            anonymous = bool(referrer_data.get("anonymous"))
+            referrer = Person.create(kind="referrer", given_name=referrer_data.get("name"),
+                                     details=referrer_data, created_at=to_db(now)) if referrer_data else None
+            contact = Contact.create(received_on=referral_date, recorded_at=to_db(now), recorded_by=user.username,
+                                     channel=payload.get("channel", "unknown"), referrer=referrer,
+                                     referrer_anonymous=anonymous,
+                                     immediate_danger=bool(payload.get("immediate_danger")),
+                                     consent=payload.get("consent"), payload=payload)
+            for member in payload.get("family_members") or []:
+                Person.create(kind="family_member", given_name=member.get("name"), details=member,
+                              created_at=to_db(now))
+            cases = [self._start_case(diagrams, contact, child, referral_date, anonymous, actor, now)
+                     for child in payload["children"]]
+        return cases
+
+    def _start_case(self, diagrams: DiagramSet, contact: Contact, child_data: dict, referral_date: date,
+                    anonymous: bool, actor: Actor, now: datetime) -> Case:
+        child = find_child(child_data) or Person.create(
+            kind="child", given_name=child_data.get("given_name"), family_name=child_data.get("family_name"),
+            date_of_birth=child_data.get("date_of_birth"),
+            expected_date_of_birth=child_data.get("expected_date_of_birth"), gender=child_data.get("gender"),
+            ethnicity=child_data.get("ethnicity"), upn=child_data.get("upn"), details=child_data,
+            created_at=to_db(now))
+        previous = (Case.select().where(Case.child == child, Case.referral_date <= referral_date)
+                    .order_by(Case.referral_date.desc(), Case.id.desc()).first())
+        re_referral = previous is not None and previous.referral_date > referral_date - relativedelta(months=12)
+        case = Case.create(child=child, contact=contact, sibling_group=f"contact-{contact.id}", stage="Contact",
+                           diagram_version=diagrams.version, created_at=to_db(now), updated_at=to_db(now),
+                           referral_date=referral_date, re_referral=re_referral, previous_case=previous)
+        child_record = {"id": child.id, "given_name": child.given_name, "family_name": child.family_name,
+                        "date_of_birth": _iso(child.date_of_birth),
+                        "expected_date_of_birth": _iso(child.expected_date_of_birth),
+                        "unborn": bool(child_data.get("unborn"))}
+        seed = case_seed(case.reference, child_record, referral_date, contact.immediate_danger, anonymous, re_referral)
+        outcome = self.engine.start(diagrams, seed, now, actor)
+        CaseState.create(case=case, state=outcome.state)
+        if re_referral:
+            outcome.events.insert(0, ChronologyEvent("re_referral", f"Re-referral within 12 months of case {previous.reference}"))
+        self._write(case, outcome, actor.username, now, expected_version=case.version)
+        return Case.get_by_id(case.id)
+
+    # -- tasks --------------------------------------------------------------------------
+    def complete_task(self, task_id: str, username: str, form: Any, token: str | None = None) -> StepResult:
+        """Complete a task as ``username``; one unit of work, or an error and no change."""
+        user, actor = actor_for(username)
+        task_row = find_task(task_id)
+        now = self.clock.now()
+        with database.atomic():
+            case = self._lock_case(task_row.case_id)
+            current = Task.get_or_none(Task.id == task_row.id)
+            if current is None:
+                raise CaseConflict(f"task {task_row.name} was already completed or cancelled")
+            if current.assignee_id is not None and current.assignee_id != user.id:
+                raise EngineError(f"task {current.name} is assigned to someone else")
+            diagrams = self.diagrams_for(case.diagram_version_id)
+            state = CaseState.get_by_id(case.id).state
+            try:
+                outcome = self.engine.complete(diagrams, state, task_row.id, actor, form, now, token,
+                                               extra_check=lambda view, data: self._check_timescale(case, view, data))
+            except TaskNotReady as exc:
+                raise CaseConflict(str(exc)) from None
+            if case.allocated_worker_id is None and outcome.completed_task.role == ALLOCATED_ROLE:
+                case.allocated_worker = user
+            self._record_conference(case, outcome.completed_task, form, user)
+            self._write(case, outcome, username, now, expected_version=case.version)
+        return StepResult(Case.get_by_id(case.id), outcome)
+
+    def _check_timescale(self, case: Case, view: TaskView, data: dict) -> None:
+        """A conference booked outside its statutory window needs a recorded reason."""
+        rule = SCHEDULING_TASKS.get(view.bpmn_id)
+        if not rule or not rule[1] or not data.get("scheduled_for"):
+            return
+        due = getattr(case, rule[1])
+        if due and parse_date(data["scheduled_for"]) > due and not (data.get("reason_outside_timescale") or "").strip():
+            raise ValidationFailed([FieldError("reason_outside_timescale",
+                                               f"the date is after the statutory deadline {due.isoformat()}: "
+                                               "record the reason it is outside the timescale")])
+
+    def _record_conference(self, case: Case, view: TaskView, form: dict, user: User) -> None:
+        if view.bpmn_id in SCHEDULING_TASKS:
+            kind, due_field = SCHEDULING_TASKS[view.bpmn_id]
+            due = getattr(case, due_field) if due_field else None
+            scheduled = parse_date(form["scheduled_for"]) if form.get("scheduled_for") else None
+            Conference.create(case=case, kind=kind, scheduled_for=scheduled, venue=form.get("venue"), chair=user,
+                              due=due, outside_timescale=bool(due and scheduled and scheduled > due),
+                              reason_outside_timescale=form.get("reason_outside_timescale"),
+                              details={"invitees": form.get("invitees", [])})
+        elif view.bpmn_id in HOLDING_TASKS:
+            kind = HOLDING_TASKS[view.bpmn_id]
+            conference = (Conference.select().where(Conference.case == case, Conference.kind == kind,
+                                                    Conference.status == "scheduled")
+                          .order_by(Conference.id.desc()).first())
+            if conference is None:
+                conference = Conference(case=case, kind=kind, chair=user)
+            conference.status, conference.outcome = "held", form.get("outcome")
+            conference.held_on = parse_date(form["held_on"]) if form.get("held_on") else None
+            conference.save()
+
+    def request_strategy_discussion(self, case_id: int, username: str, reason: str) -> StepResult:
+        """Call a strategy discussion during an assessment or a plan."""
+        _user, actor = actor_for(username)
+        if not actor.roles & {"social_worker", "team_manager"}:
+            raise EngineError(f"{username} cannot call a strategy discussion (social worker or team manager only)")
+        now = self.clock.now()
+        with database.atomic():
+            case = self._lock_case(case_id)
+            diagrams = self.diagrams_for(case.diagram_version_id)
+            outcome = self.engine.request_strategy_discussion(diagrams, CaseState.get_by_id(case.id).state,
+                                                              actor, reason, now)
+            self._write(case, outcome, username, now, expected_version=case.version)
+        return StepResult(Case.get_by_id(case.id), outcome)
+
+    # -- timers -------------------------------------------------------------------------
+    def fire_due_timers(self, now: datetime | None = None, batch: int = 100) -> int:
+        """Fire the timers of every case due at ``now``; returns how many cases moved."""
+        now = now or self.clock.now()
+        moved = 0
+        due = [c.id for c in Case.select(Case.id).where(Case.status == "open", Case.next_timer_at <= to_db(now))
+               .order_by(Case.next_timer_at).limit(batch)]
+        for case_id in due:
+            with database.atomic():
+                query = Case.select().where(Case.id == case_id, Case.next_timer_at <= to_db(now))
+                if is_postgres():
+                    query = query.for_update("FOR UPDATE SKIP LOCKED")
+                case = query.first()
+                if case is None:
+                    continue  # another worker took it, or it already fired
+                diagrams = self.diagrams_for(case.diagram_version_id)
+                outcome = self.engine.fire_timers(diagrams, CaseState.get_by_id(case.id).state, now)
+                self._write(case, outcome, "system", now, expected_version=case.version)
+                moved += 1
+        return moved
+
+    # -- writing ------------------------------------------------------------------------
+    def _lock_case(self, case_id: int) -> Case:
+        query = Case.select().where(Case.id == case_id)
+        if is_postgres():
+            query = query.for_update()
+        case = query.first()
+        if case is None:
+            raise CaseNotFound(f"no case {case_id}")
+        return case
+
+    def _write(self, case: Case, outcome: StepOutcome, actor: str, now: datetime, expected_version: int) -> None:
+        """Write one step's results; zero rows on the version check means someone else won."""
+        values: dict[Any, Any] = {Case.version: Case.version + 1, Case.updated_at: to_db(now),
+                                  Case.stage: outcome.stage, Case.next_timer_at: to_db(outcome.next_timer_at),
+                                  Case.allocated_worker: case.allocated_worker_id}
+        for name, value in outcome.statutory.items():
+            values[getattr(Case, name)] = value
+        if outcome.completed:
+            values[Case.status] = "closed"
+        rows = Case.update(values).where(Case.id == case.id, Case.version == expected_version).execute()
+        if rows != 1:
+            raise CaseConflict(f"case {case.reference} was changed by someone else; nothing was saved")
+        CaseState.update(state=outcome.state).where(CaseState.case == case.id).execute()
+        self._project_tasks(case, outcome.tasks, now)
+        for held_on in outcome.reviews:
+            ReviewConference.create(case=case, held_on=held_on)
+        for event in outcome.events:
+            ChronologyEntry.create(case=case, at=to_db(now), actor=event.actor or actor, kind=event.kind,
+                                   element=event.element, summary=event.summary, details=event.details)
+
+    def _project_tasks(self, case: Case, tasks: list[TaskView], now: datetime) -> None:
+        existing = {t.id: t for t in Task.select().where(Task.case == case.id)}
+        keep = {view.id for view in tasks}
+        stale = [tid for tid in existing if tid not in keep]
+        if stale:
+            Task.delete().where(Task.id.in_(stale)).execute()
+        for view in tasks:
+            row = existing.get(view.id)
+            if row is not None:
+                Task.update(due=view.due, token=view.token, role=view.role).where(Task.id == view.id).execute()
+                continue
+            assignee = case.allocated_worker_id if view.role == ALLOCATED_ROLE else None
+            Task.create(id=view.id, case=case.id, bpmn_id=view.bpmn_id, name=view.name, role=view.role,
+                        assignee=assignee, due=view.due, token=view.token, form_name=view.form_name,
+                        created_at=to_db(now))
+
+
+# -- queries ---------------------------------------------------------------------------
+def find_child(child_data: dict) -> Person | None:
+    """An existing child record with the same name and date of birth (a re-referral joins it)."""
+    if child_data.get("existing_person_id"):
+        return Person.get_or_none(Person.id == child_data["existing_person_id"], Person.kind == "child")
+    if not child_data.get("date_of_birth") or not child_data.get("family_name"):
+        return None
+    return (Person.select().where(Person.kind == "child",
+                                  Person.family_name ** child_data["family_name"],
+                                  Person.given_name ** (child_data.get("given_name") or ""),
+                                  Person.date_of_birth == child_data["date_of_birth"]).first())
+
+
+def find_task(task_id: str) -> Task:
+    """A READY task by id or unique id prefix (at least 6 characters)."""
+    task_id = (task_id or "").strip().lower()
+    if len(task_id) < 6:
+        raise TaskNotFound(f"no task {task_id!r}: give at least 6 characters of the task id")
+    matches = list(Task.select().where(Task.id.startswith(task_id)).limit(2))
+    if not matches:
+        raise TaskNotFound(f"no open task {task_id}")
+    if len(matches) > 1:
+        raise TaskNotFound(f"task id {task_id} is ambiguous: give more characters")
+    return matches[0]
+
+
+def list_tasks(role: str | None = None, username: str | None = None, limit: int = 200) -> list[Task]:
+    """Open tasks for a role's queue and/or a user (their own and their roles' unassigned), overdue first."""
+    query = Task.select(Task, Case).join(Case)
+    if username:
+        user = get_user(username)
+        _user, actor = actor_for(username)
+        roles = [role] if role else list(actor.roles)
+        query = query.where((Task.assignee == user) | ((Task.assignee.is_null()) & (Task.role.in_(roles))))
+    elif role:
+        query = query.where(Task.role == role)
+    return list(query.order_by(Task.due.asc(nulls="LAST"), Task.created_at, Task.id).limit(limit))
+
+
+def get_case(case_id: int) -> Case:
+    case = Case.get_or_none(Case.id == case_id)
+    if case is None:
+        raise CaseNotFound(f"no case {case_id}")
+    return case
+
+
+def chronology(case: Case) -> list[ChronologyEntry]:
+    return list(ChronologyEntry.select().where(ChronologyEntry.case == case)
+                .order_by(ChronologyEntry.at, ChronologyEntry.id))
+
+
+def siblings(case: Case) -> list[Case]:
+    return list(Case.select().where(Case.sibling_group == case.sibling_group, Case.id != case.id).order_by(Case.id))
+
+
+def _iso(value) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else value.isoformat()

@@ -1,0 +1,215 @@
+"""peewee models: people, contacts, cases with their workflow and statutory dates, tasks, users."""
+from __future__ import annotations
+
+import json
+
+from peewee import (AutoField, BooleanField, CharField, DateField, DateTimeField, ForeignKeyField,
+                    IntegerField, Model, TextField)
+
+from .db import database
+
+
+class JSONField(TextField):
+    """JSON stored as text: portable across SQLite and PostgreSQL."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, separators=(",", ":"), default=str)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Team(BaseModel):
+    name = CharField(unique=True)
+
+
+class User(BaseModel):
+    username = CharField(unique=True, max_length=80)
+    full_name = CharField(max_length=200)
+    email = CharField(null=True, max_length=200)
+    password_hash = CharField(null=True, max_length=300)
+    active = BooleanField(default=True)
+    team = ForeignKeyField(Team, null=True, backref="members", on_delete="SET NULL")
+    created_at = DateTimeField()
+
+
+class UserRole(BaseModel):
+    user = ForeignKeyField(User, backref="role_rows", on_delete="CASCADE")
+    role = CharField(max_length=60, index=True)
+
+    class Meta:
+        indexes = ((("user", "role"), True),)
+
+
+class DiagramVersion(BaseModel):
+    """An immutable set of diagram and form files; cases name the version they run on."""
+
+    version = CharField(primary_key=True, max_length=32)
+    files = JSONField()
+    created_at = DateTimeField()
+    created_by = CharField(null=True)
+    status = CharField(default="published", max_length=20)
+
+
+class Person(BaseModel):
+    """A child, family member or referrer."""
+
+    kind = CharField(max_length=20, index=True)  # child, family_member, referrer
+    given_name = CharField(null=True, max_length=120)
+    family_name = CharField(null=True, max_length=120)
+    date_of_birth = DateField(null=True)
+    expected_date_of_birth = DateField(null=True)
+    gender = CharField(null=True, max_length=20)
+    ethnicity = CharField(null=True, max_length=10)
+    upn = CharField(null=True, max_length=20)
+    details = JSONField(default=dict)
+    created_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("family_name", "given_name", "date_of_birth"), False),)
+
+    @property
+    def display_name(self) -> str:
+        name = " ".join(p for p in (self.given_name, self.family_name) if p)
+        return name or "(name not known)"
+
+
+class Contact(BaseModel):
+    received_on = DateField(index=True)
+    recorded_at = DateTimeField()
+    recorded_by = CharField(max_length=80)
+    channel = CharField(max_length=40)
+    referrer = ForeignKeyField(Person, null=True, on_delete="SET NULL")
+    referrer_anonymous = BooleanField(default=False)
+    immediate_danger = BooleanField(default=False)
+    consent = CharField(null=True, max_length=60)
+    payload = JSONField()
+
+
+class Case(BaseModel):
+    """One child's case: workflow position, optimistic-lock version and statutory dates."""
+
+    id = AutoField()
+    child = ForeignKeyField(Person, backref="cases", on_delete="RESTRICT")
+    contact = ForeignKeyField(Contact, backref="cases", on_delete="RESTRICT")
+    sibling_group = CharField(max_length=40, index=True)
+    status = CharField(default="open", max_length=20, index=True)
+    stage = CharField(max_length=80)
+    diagram_version = ForeignKeyField(DiagramVersion, on_delete="RESTRICT")
+    version = IntegerField(default=1)
+    created_at = DateTimeField()
+    updated_at = DateTimeField()
+    next_timer_at = DateTimeField(null=True, index=True)
+    allocated_worker = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    re_referral = BooleanField(default=False)
+    previous_case = ForeignKeyField("self", null=True, on_delete="SET NULL")
+    # Statutory record (PROCESS.md): each date its own column, so returns never replay diagrams.
+    referral_date = DateField(index=True)
+    cads_decision_on = DateField(null=True)
+    cads_decision = CharField(null=True, max_length=40)
+    primary_need = CharField(null=True, max_length=4)
+    nfa_at_referral = BooleanField(default=False)
+    assessment_started_on = DateField(null=True)
+    assessment_authorised_on = DateField(null=True)
+    assessment_factors = JSONField(null=True)
+    assessment_outcome = CharField(null=True, max_length=40)
+    last_strategy_discussion_on = DateField(null=True)
+    initiating_strategy_discussion_on = DateField(null=True)
+    s47_started_on = DateField(null=True)
+    s47_outcome = CharField(null=True, max_length=40)
+    icpc_held_on = DateField(null=True)
+    icpc_outcome = CharField(null=True, max_length=20)
+    icpc_not_required = BooleanField(default=False)
+    cp_plan_started_on = DateField(null=True)
+    cp_plan_ended_on = DateField(null=True)
+    initial_category = CharField(null=True, max_length=4)
+    latest_category = CharField(null=True, max_length=4)
+    first_core_group_on = DateField(null=True)
+    cin_plan_started_on = DateField(null=True)
+    cin_plan_ended_on = DateField(null=True)
+    closed_on = DateField(null=True)
+    closure_reason = CharField(null=True, max_length=4)
+    cads_decision_due = DateField(null=True, index=True)
+    assessment_due = DateField(null=True, index=True)
+    icpc_due = DateField(null=True, index=True)
+    first_core_group_due = DateField(null=True)
+    next_review_due = DateField(null=True, index=True)
+
+    @property
+    def reference(self) -> str:
+        return f"C{self.id:06d}"
+
+
+class CaseState(BaseModel):
+    """The serialized workflow (without its spec), kept apart so case lists stay light."""
+
+    case = ForeignKeyField(Case, primary_key=True, backref="state_row", on_delete="CASCADE")
+    state = TextField()
+
+
+class Task(BaseModel):
+    """Projection of READY user tasks for inboxes: reading a queue never loads a workflow."""
+
+    id = CharField(primary_key=True, max_length=36)  # the workflow task's UUID
+    case = ForeignKeyField(Case, backref="tasks", on_delete="CASCADE")
+    bpmn_id = CharField(max_length=100)
+    name = CharField(max_length=200)
+    role = CharField(max_length=60)
+    assignee = ForeignKeyField(User, null=True, backref="tasks", on_delete="SET NULL")
+    due = DateField(null=True)
+    token = CharField(max_length=60)
+    form_name = CharField(max_length=120)
+    created_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("role", "due"), False), (("assignee", "due"), False))
+
+
+class ChronologyEntry(BaseModel):
+    case = ForeignKeyField(Case, backref="chronology", on_delete="CASCADE")
+    at = DateTimeField()
+    actor = CharField(null=True, max_length=80)
+    kind = CharField(max_length=40)
+    element = CharField(null=True, max_length=100)
+    summary = TextField()
+    details = JSONField(default=dict)
+
+    class Meta:
+        indexes = ((("case", "at"), False),)
+
+
+class ReviewConference(BaseModel):
+    case = ForeignKeyField(Case, backref="reviews", on_delete="CASCADE")
+    held_on = DateField()
+
+
+class Conference(BaseModel):
+    """An ICPC, review or contextual conference: requested, scheduled, held."""
+
+    case = ForeignKeyField(Case, backref="conferences", on_delete="CASCADE")
+    kind = CharField(max_length=20)  # icpc, review, contextual
+    status = CharField(max_length=20, default="scheduled")
+    scheduled_for = DateField(null=True, index=True)
+    venue = CharField(null=True, max_length=200)
+    chair = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    due = DateField(null=True)
+    outside_timescale = BooleanField(default=False)
+    reason_outside_timescale = TextField(null=True)
+    held_on = DateField(null=True)
+    outcome = CharField(null=True, max_length=40)
+    details = JSONField(default=dict)
+
+
+ALL_MODELS = [Team, User, UserRole, DiagramVersion, Person, Contact, Case, CaseState, Task,
+              ChronologyEntry, ReviewConference, Conference]
+
+
+def create_schema() -> None:
+    """Create every table and index that does not exist yet."""
+    database.create_tables(ALL_MODELS, safe=True)

@@ -1,0 +1,75 @@
+"""Read models: what a person sees of a case (no workflow is deserialized to build them)."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from engine import DEADLINE_KEYS, WorkingDayCalendar
+
+from .cases import chronology, get_case, siblings
+from .models import Case, Task
+
+# deadline key -> (due column, column recording when it was met)
+DEADLINE_EVENTS = {
+    "cads_decision": ("cads_decision_due", "cads_decision_on"),
+    "assessment": ("assessment_due", "assessment_authorised_on"),
+    "icpc": ("icpc_due", "icpc_held_on"),
+    "first_core_group": ("first_core_group_due", "first_core_group_on"),
+    "next_review": ("next_review_due", None),
+}
+
+
+def deadline_status(case: Case, key: str, today: date, calendar: WorkingDayCalendar) -> dict[str, Any]:
+    """A deadline's date and status: met, missed, overdue, due (with working days left) or not set."""
+    due_field, done_field = DEADLINE_EVENTS[key]
+    due = getattr(case, due_field)
+    done = getattr(case, done_field) if done_field else None
+    if key == "next_review" and case.cp_plan_ended_on:
+        return {"key": key, "due": due.isoformat() if due else None, "status": "plan ended"}
+    if key == "icpc" and case.icpc_not_required and not case.icpc_held_on:
+        return {"key": key, "due": due.isoformat() if due else None, "status": "ICPC not required"}
+    if due is None:
+        return {"key": key, "due": None, "status": "not set"}
+    if done is not None:
+        status = "met" if done <= due else f"missed (done {done.isoformat()})"
+    elif case.status == "closed":
+        status = "closed before it applied"
+    else:
+        left = calendar.working_days_between(today, due)
+        status = f"OVERDUE by {-left} working day(s)" if left < 0 else f"due: {left} working day(s) left"
+    return {"key": key, "due": due.isoformat(), "status": status}
+
+
+def case_summary(case_id: int, today: date, calendar: WorkingDayCalendar) -> dict[str, Any]:
+    """Everything the case command and page show, as plain data."""
+    case = get_case(case_id)
+    tasks = Task.select().where(Task.case == case).order_by(Task.due.asc(nulls="LAST"), Task.created_at)
+    return {
+        "id": case.id, "reference": case.reference, "child": case.child.display_name,
+        "status": case.status, "stage": case.stage, "referral_date": case.referral_date.isoformat(),
+        "re_referral": case.re_referral, "diagram_version": case.diagram_version_id,
+        "allocated_worker": case.allocated_worker.username if case.allocated_worker else None,
+        "siblings": [f"{s.reference} {s.child.display_name}" for s in siblings(case)],
+        "deadlines": [deadline_status(case, key, today, calendar) for key in DEADLINE_KEYS],
+        "tasks": [{"id": t.id, "task": t.bpmn_id, "name": t.name, "role": t.role,
+                   "assignee": t.assignee.username if t.assignee else None,
+                   "due": t.due.isoformat() if t.due else None, "token": t.token} for t in tasks],
+        "chronology": [{"at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "summary": e.summary}
+                       for e in chronology(case)],
+        "statutory": {f: _plain(getattr(case, f)) for f in STATUTORY_FIELDS},
+    }
+
+
+STATUTORY_FIELDS = (
+    "referral_date", "cads_decision_on", "cads_decision", "primary_need", "nfa_at_referral",
+    "assessment_started_on", "assessment_authorised_on", "assessment_factors", "assessment_outcome",
+    "last_strategy_discussion_on", "initiating_strategy_discussion_on", "s47_started_on", "s47_outcome",
+    "icpc_held_on", "icpc_outcome", "icpc_not_required", "cp_plan_started_on", "cp_plan_ended_on",
+    "initial_category", "latest_category", "first_core_group_on", "cin_plan_started_on",
+    "cin_plan_ended_on", "closed_on", "closure_reason", "cads_decision_due", "assessment_due", "icpc_due",
+    "first_core_group_due", "next_review_due",
+)
+
+
+def _plain(value):
+    return value.isoformat() if isinstance(value, date) else value

@@ -1,0 +1,84 @@
+"""Shared fixtures: the shipped diagrams, a frozen clock, and databases (SQLite and PostgreSQL)."""
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+from engine import CaseEngine, DiagramRegistry, FixedClock, WorkingDayCalendar, read_diagram_files
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def diagram_files():
+    return read_diagram_files()
+
+
+@pytest.fixture(scope="session")
+def registry():
+    return DiagramRegistry()
+
+
+@pytest.fixture(scope="session")
+def diagrams(registry, diagram_files):
+    return registry.load(diagram_files)
+
+
+@pytest.fixture(scope="session")
+def calendar():
+    return WorkingDayCalendar()
+
+
+@pytest.fixture(scope="session")
+def engine(calendar):
+    return CaseEngine(calendar)
+
+
+@pytest.fixture
+def clock():
+    return FixedClock(datetime(2026, 12, 14, 9, 0, tzinfo=timezone.utc))
+
+
+def _postgres_database():
+    """A private schema in the test database, dropped afterwards, so runs never collide."""
+    from store.db import make_database
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_database(POSTGRES_URL)
+    admin.connect()
+    admin.execute_sql(f'CREATE SCHEMA "{schema}"')
+    admin.close()
+    return schema, f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path):
+    """Each store test runs on a fresh SQLite file and on a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    from store.db import make_database
+    schema, url = _postgres_database()
+    yield url
+    admin = make_database(POSTGRES_URL)
+    admin.connect()
+    admin.execute_sql(f'DROP SCHEMA "{schema}" CASCADE')
+    admin.close()
+
+
+@pytest.fixture
+def app(db_url, clock, registry, engine):
+    from store import app_context
+    context = app_context(db_url, clock)
+    context.service.registry = registry
+    context.service.engine = engine
+    yield context
+    context.db.close()
+
+
+@pytest.fixture
+def users(app):
+    from store.demo import ensure_demo_users
+    return ensure_demo_users(app.service)

@@ -1,0 +1,131 @@
+"""Every path of the lifecycle on the real diagrams, saving and restoring at every step."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timezone
+
+import pytest
+
+from engine import Actor, case_seed
+from store.demo import SCENARIOS, Scenario, build_form
+
+ROLES = frozenset({"cads_social_worker", "cads_manager", "mash_police", "mash_health", "mash_education",
+                   "mash_probation", "social_worker", "team_manager", "conference_chair",
+                   "family_help_practitioner", "lado", "contact_officer"})
+WORKER = Actor("tester", ROLES)
+REFERRAL = date(2026, 12, 14)
+
+
+def at(day: date, hour: int = 10) -> datetime:
+    return datetime.combine(day, time(hour, 0), tzinfo=timezone.utc)
+
+
+def start(engine, diagrams, immediate=False, referral=REFERRAL):
+    child = {"id": 1, "given_name": "Amy", "family_name": "Mills", "date_of_birth": "2018-04-09", "unborn": False}
+    return engine.start(diagrams, case_seed("C000001", child, referral, immediate, False, False), at(referral))
+
+
+def assert_round_trip(engine, diagrams, state: str, now: datetime) -> None:
+    """Restoring the saved state and saving it again gives the same state and the same tasks."""
+    serializer = engine.serializer(diagrams)
+    again = serializer.dumps(serializer.loads(state))
+    assert again == state
+    assert [t.id for t in engine.tasks(diagrams, again, now)] == [t.id for t in engine.tasks(diagrams, state, now)]
+
+
+def drive(engine, diagrams, calendar, scenario: Scenario, referral=REFERRAL, request_strategy_after=None):
+    """Run a scenario to its end on the engine alone; returns (outcome, completed task ids)."""
+    outcome = start(engine, diagrams, bool(scenario.contact.get("immediate_danger")), referral)
+    today, used, done = referral, {}, []
+    assert_round_trip(engine, diagrams, outcome.state, at(today))
+    for _ in range(80):
+        task = next((t for t in outcome.tasks if t.bpmn_id in scenario.choices or t.bpmn_id.startswith("escalate_")), None)
+        if task is None:
+            break
+        today = calendar.add_working_days(today, 1)
+        options = scenario.choices.get(task.bpmn_id, [{}])
+        overrides = options[min(used.get(task.bpmn_id, 0), len(options) - 1)]
+        used[task.bpmn_id] = used.get(task.bpmn_id, 0) + 1
+        form = build_form(task.form_name, overrides, today, calendar, task.prefill)
+        outcome = engine.complete(diagrams, outcome.state, task.id, WORKER, form, at(today), token=task.token)
+        done.append(task.bpmn_id)
+        assert_round_trip(engine, diagrams, outcome.state, at(today))
+        if request_strategy_after == task.bpmn_id:
+            request_strategy_after = None
+            outcome = engine.request_strategy_discussion(diagrams, outcome.state, WORKER, "New injury", at(today))
+            assert_round_trip(engine, diagrams, outcome.state, at(today))
+    return outcome, done
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+def test_every_path_reaches_the_end(engine, diagrams, calendar, scenario):
+    outcome, done = drive(engine, diagrams, calendar, scenario)
+    assert outcome.completed, f"stuck at {[t.bpmn_id for t in outcome.tasks]} after {done}"
+    assert outcome.stage == "Closed"
+    assert outcome.tasks == []
+
+
+EXPECTED_TASKS = {
+    "nfa": ["cads_decision", "feedback_to_referrer"],
+    "early_help": ["cads_decision", "feedback_to_referrer", "early_help_referral"],
+    "assessment_cin_plan": ["cads_decision", "feedback_to_referrer", "assessment", "cin_plan", "end_cin_plan", "close_case"],
+    "immediate_danger": ["strategy_discussion", "feedback_to_referrer", "section47_enquiry", "close_case"],
+    "mash_then_assessment": ["cads_decision", "mash_check", "mash_check", "mash_check", "mash_check", "cads_decision",
+                             "feedback_to_referrer", "assessment", "close_case"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_TASKS))
+def test_paths_visit_the_expected_tasks(engine, diagrams, calendar, name):
+    scenario = next(s for s in SCENARIOS if s.name == name)
+    _outcome, done = drive(engine, diagrams, calendar, scenario)
+    assert sorted(done) == sorted(EXPECTED_TASKS[name])
+
+
+def test_child_protection_plan_records_two_reviews(engine, diagrams, calendar):
+    scenario = next(s for s in SCENARIOS if s.name == "cp_plan_two_reviews")
+    outcome, done = drive(engine, diagrams, calendar, scenario)
+    assert done.count("review_conference") == 2
+    assert done.count("schedule_review") == 2
+    assert done.count("core_group") == 1
+    assert done.count("core_group_meeting") == 2
+    assert outcome.completed
+
+
+def test_mash_checks_go_to_each_partner_agency(engine, diagrams, calendar):
+    scenario = next(s for s in SCENARIOS if s.name == "mash_then_assessment")
+    outcome = start(engine, diagrams)
+    decision = next(t for t in outcome.tasks if t.bpmn_id == "cads_decision")
+    form = build_form(decision.form_name, {"decision": "mash_checks"}, REFERRAL, calendar)
+    outcome = engine.complete(diagrams, outcome.state, decision.id, WORKER, form, at(REFERRAL))
+    checks = [t for t in outcome.tasks if t.bpmn_id == "mash_check"]
+    assert sorted(t.role for t in checks) == ["mash_education", "mash_health", "mash_police", "mash_probation"]
+    assert sorted(t.prefill["agency"] for t in checks) == ["education", "health", "police", "probation"]
+    assert scenario.choices["cads_decision"][0]["decision"] == "mash_checks"
+
+
+def test_strategy_discussion_called_during_assessment(engine, diagrams, calendar):
+    scenario = next(s for s in SCENARIOS if s.name == "assessment_cin_plan")
+    outcome = start(engine, diagrams)
+    for bpmn_id, overrides in (("cads_decision", {"decision": "assessment"}), ("feedback_to_referrer", {})):
+        task = next(t for t in outcome.tasks if t.bpmn_id == bpmn_id)
+        outcome = engine.complete(diagrams, outcome.state, task.id, WORKER,
+                                  build_form(task.form_name, overrides, REFERRAL, calendar), at(REFERRAL))
+    assert [t.bpmn_id for t in outcome.tasks] == ["assessment"]
+    outcome = engine.request_strategy_discussion(diagrams, outcome.state, WORKER, "Disclosure at school", at(REFERRAL))
+    assert [t.bpmn_id for t in outcome.tasks] == ["strategy_discussion"]
+    assert scenario.name == "assessment_cin_plan"
+
+
+def test_strategy_discussion_called_during_a_plan_keeps_the_plan(engine, diagrams, calendar):
+    scenario = next(s for s in SCENARIOS if s.name == "cp_plan_two_reviews")
+    outcome, done = drive(engine, diagrams, calendar, scenario, request_strategy_after="core_group")
+    assert done.count("strategy_discussion") == 2  # the initiating one and the one during the plan
+    assert done.count("review_conference") == 2
+    assert outcome.completed
+
+
+def test_strategy_discussion_cannot_be_called_at_the_front_door(engine, diagrams):
+    from engine import TaskNotReady
+    outcome = start(engine, diagrams)
+    with pytest.raises(TaskNotReady):
+        engine.request_strategy_discussion(diagrams, outcome.state, WORKER, "reason", at(REFERRAL))

@@ -1,0 +1,257 @@
+"""The ``safeguarding`` command line: set up, add users, record contacts, work tasks, run timers.
+
+Every error is one clear line on stderr and a non-zero exit, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any, Sequence
+
+from engine import EngineError, SystemClock, ValidationFailed, as_utc
+from store import app_context
+
+EXIT_REFUSED = 2
+EXIT_FAILED = 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_REFUSED
+    try:
+        return args.handler(args) or 0
+    except ValidationFailed as exc:
+        print(f"error: {exc.args[0].split(':')[0] if exc.errors else exc}", file=sys.stderr)
+        for error in exc.errors:
+            print(f"  - {error.field or 'form'}: {error.message}", file=sys.stderr)
+        return EXIT_REFUSED
+    except EngineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug: say so in one line; SAFEGUARDING_DEBUG=1 shows the traceback
+        if os.environ.get("SAFEGUARDING_DEBUG"):
+            raise
+        print(f"error: unexpected failure ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="safeguarding", description=__doc__.splitlines()[0])
+    parser.add_argument("--database", help="database URL (default: $DATABASE_URL or SQLite under instance/)")
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    cmd = sub.add_parser("init", help="create the schema and load the diagrams")
+    cmd.set_defaults(handler=cmd_init)
+
+    users = sub.add_parser("users", help="manage users").add_subparsers(metavar="ACTION")
+    cmd = users.add_parser("add", help="add a user with roles")
+    cmd.add_argument("username")
+    cmd.add_argument("--name", default="", help="full name")
+    cmd.add_argument("--role", action="append", default=[], required=True, help="a role (repeatable)")
+    cmd.add_argument("--team")
+    cmd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    cmd.set_defaults(handler=cmd_users_add)
+    cmd = users.add_parser("list", help="list users and roles")
+    cmd.set_defaults(handler=cmd_users_list)
+
+    cmd = sub.add_parser("demo", help="create demo users and drive demo cases down every path")
+    cmd.set_defaults(handler=cmd_demo)
+
+    cmd = sub.add_parser("contact", help="record a contact from a JSON file (starts one case per child)")
+    cmd.add_argument("file", help="JSON file, or - for standard input")
+    cmd.add_argument("--as", dest="user", required=True, help="the user recording it")
+    cmd.set_defaults(handler=cmd_contact)
+
+    cmd = sub.add_parser("tasks", help="list open tasks, overdue first")
+    cmd.add_argument("--role")
+    cmd.add_argument("--user")
+    cmd.add_argument("--json", action="store_true")
+    cmd.set_defaults(handler=cmd_tasks)
+
+    cmd = sub.add_parser("complete", help="complete a task with form data from a JSON file")
+    cmd.add_argument("task", help="task id (or a unique prefix of at least 6 characters)")
+    cmd.add_argument("--as", dest="user", required=True)
+    cmd.add_argument("--data", required=True, help="JSON file, or - for standard input")
+    cmd.add_argument("--token", help="the token the task was offered with (refuses if it changed)")
+    cmd.set_defaults(handler=cmd_complete)
+
+    cmd = sub.add_parser("case", help="show a case: state, open tasks, deadlines, chronology")
+    cmd.add_argument("case_id", type=_case_id)
+    cmd.add_argument("--json", action="store_true")
+    cmd.set_defaults(handler=cmd_case)
+
+    cmd = sub.add_parser("strategy-discussion", help="call a strategy discussion during an assessment or plan")
+    cmd.add_argument("case_id", type=_case_id)
+    cmd.add_argument("--as", dest="user", required=True)
+    cmd.add_argument("--reason", required=True)
+    cmd.set_defaults(handler=cmd_strategy)
+
+    cmd = sub.add_parser("worker", help="fire due timers (statutory deadline escalations)")
+    cmd.add_argument("--once", action="store_true", help="one pass, then exit")
+    cmd.add_argument("--now", help="ISO moment to treat as now (default: the real clock)")
+    cmd.add_argument("--interval", type=float, default=30.0, help="seconds between passes")
+    cmd.set_defaults(handler=cmd_worker)
+    return parser
+
+
+def _case_id(text: str) -> int:
+    cleaned = text.strip().upper().lstrip("C")
+    if not cleaned.isdigit():
+        raise argparse.ArgumentTypeError(f"not a case id: {text!r} (e.g. 12 or C000012)")
+    return int(cleaned)
+
+
+def _read_json(path: str) -> Any:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise EngineError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EngineError(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+
+
+def _app(args, clock=None):
+    return app_context(args.database, clock or SystemClock())
+
+
+def cmd_init(args) -> int:
+    app = _app(args)
+    diagrams = app.service.current_diagrams()
+    print(f"database ready; diagram version {diagrams.version} "
+          f"({sum(1 for n in diagrams.files if n.endswith('.bpmn'))} diagrams, {len(diagrams.forms)} forms)")
+    return 0
+
+
+def cmd_users_add(args) -> int:
+    from store.users import add_user
+    app = _app(args)
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    user = add_user(args.username, args.name, args.role, app.clock.now(), password=password, team=args.team)
+    print(f"added {user.username} with roles {', '.join(sorted(args.role))}")
+    return 0
+
+
+def cmd_users_list(args) -> int:
+    from store.models import User
+    from store.users import roles_of
+    _app(args)
+    for user in User.select().order_by(User.username):
+        print(f"{user.username:<16} {user.full_name:<28} {', '.join(sorted(roles_of(user)))}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from store.demo import run_demo
+    app = _app(args)
+    for line in run_demo(app):
+        print(line)
+    return 0
+
+
+def cmd_contact(args) -> int:
+    app = _app(args)
+    cases = app.service.record_contact(_read_json(args.file), args.user)
+    for case in cases:
+        extra = " (re-referral within 12 months)" if case.re_referral else ""
+        print(f"case {case.reference} (id {case.id}) for {case.child.display_name}: {case.stage}{extra}")
+    return 0
+
+
+def cmd_tasks(args) -> int:
+    from store.cases import list_tasks
+    app = _app(args)
+    today = app.clock.now().date()
+    rows = list_tasks(role=args.role, username=args.user)
+    if args.json:
+        print(json.dumps([_task_json(t, today) for t in rows], indent=2))
+        return 0
+    if not rows:
+        print("no open tasks")
+    for task in rows:
+        print(f"{task.id}  {task.case.reference}  {task.case.child.display_name:<22} {task.name:<34} "
+              f"{task.role:<22} {_due_words(task.due, today, app)}")
+    return 0
+
+
+def _task_json(task, today: date) -> dict:
+    return {"id": task.id, "case": task.case.id, "reference": task.case.reference, "task": task.bpmn_id,
+            "name": task.name, "role": task.role, "assignee": task.assignee.username if task.assignee else None,
+            "due": task.due.isoformat() if task.due else None, "token": task.token, "form": task.form_name}
+
+
+def _due_words(due, today, app) -> str:
+    if due is None:
+        return "no due date"
+    left = app.service.engine.calendar.working_days_between(today, due)
+    if left < 0:
+        return f"due {due.isoformat()} OVERDUE by {-left} working day(s)"
+    return f"due {due.isoformat()} ({left} working day(s) left)"
+
+
+def cmd_complete(args) -> int:
+    app = _app(args)
+    result = app.service.complete_task(args.task, args.user, _read_json(args.data), token=args.token)
+    print(f"completed {result.outcome.completed_task.name} on case {result.case.reference}; "
+          f"stage now: {result.case.stage}")
+    for view in result.outcome.tasks:
+        print(f"  open: {view.id}  {view.name} ({view.role})" + (f" due {view.due.isoformat()}" if view.due else ""))
+    return 0
+
+
+def cmd_case(args) -> int:
+    from store.views import case_summary
+    app = _app(args)
+    summary = case_summary(args.case_id, app.clock.now().date(), app.service.engine.calendar)
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+        return 0
+    print(f"Case {summary['reference']}: {summary['child']}  status {summary['status']}  stage {summary['stage']}")
+    print(f"Referral {summary['referral_date']}" + ("  RE-REFERRAL" if summary["re_referral"] else "")
+          + (f"  allocated to {summary['allocated_worker']}" if summary["allocated_worker"] else ""))
+    if summary["siblings"]:
+        print("Siblings: " + ", ".join(summary["siblings"]))
+    print("Deadlines:")
+    for d in summary["deadlines"]:
+        print(f"  {d['key']:<18} due {d['due'] or '-':<10}  {d['status']}")
+    print("Open tasks:")
+    for t in summary["tasks"] or [{"id": "", "name": "(none)", "role": "", "due": None}]:
+        print(f"  {t['id']}  {t['name']}  {t['role']}" + (f"  due {t['due']}" if t.get("due") else ""))
+    print("Chronology:")
+    for entry in summary["chronology"]:
+        print(f"  {entry['at'][:16]}  {entry['actor'] or '':<14} {entry['summary']}")
+    return 0
+
+
+def cmd_strategy(args) -> int:
+    app = _app(args)
+    result = app.service.request_strategy_discussion(args.case_id, args.user, args.reason)
+    print(f"strategy discussion requested on case {result.case.reference}; stage now: {result.case.stage}")
+    return 0
+
+
+def cmd_worker(args) -> int:
+    from engine import FixedClock
+    clock = FixedClock(as_utc(args.now)) if args.now else SystemClock()
+    app = _app(args, clock)
+    while True:
+        moved = app.service.fire_due_timers(clock.now())
+        print(f"{clock.now().isoformat(timespec='seconds')}: fired timers on {moved} case(s)", flush=True)
+        if args.once:
+            return 0
+        time.sleep(args.interval)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
