@@ -31,17 +31,20 @@ from .timers import ClockDurationTimer, ClockTimeDate, timer_due
 from .types import Actor, ChronologyEvent, StepOutcome, TaskView
 
 STRATEGY_MESSAGE = "strategy_discussion_requested"
-STAGES = (  # (process or task id, label), in the order a case moves through them
-    ("cads_triage", "CADS decision"), ("mash_checks", "MASH checks"),
-    ("feedback_to_referrer", "Feedback to referrer"),
-    ("early_help_referral", "Early help"), ("family_help_plan", "Family Help"),
-    ("assessment", "Assessment"), ("child_in_need_plan", "Child in need plan"),
-    ("lado", "LADO allegation"), ("contextual_safeguarding", "Contextual safeguarding"),
-    ("strategy_discussion", "Strategy discussion"), ("section47", "Section 47 enquiry"),
-    ("child_protection", "Initial child protection conference"),
-    ("child_protection_plan", "Child protection plan"), ("close_case", "Closure"),
+STAGES = (  # (stage label, the task ids that show a case is at it), in the order a case moves
+    ("CADS decision", ("cads_decision",)), ("MASH checks", ("mash_check",)),
+    ("Feedback to referrer", ("feedback_to_referrer",)), ("Early help", ("early_help_referral",)),
+    ("Family Help", ("family_help_plan",)), ("Assessment", ("assessment",)),
+    ("Child in need plan", ("cin_plan", "end_cin_plan")),
+    ("LADO allegation", ("lado_initial_consideration", "allegation_management_meeting", "lado_outcome")),
+    ("Contextual safeguarding", ("contextual_assessment", "schedule_contextual_conference",
+                                 "contextual_conference", "contextual_review")),
+    ("Strategy discussion", ("strategy_discussion",)), ("Section 47 enquiry", ("section47_enquiry",)),
+    ("Initial child protection conference", ("schedule_icpc", "icpc")),
+    ("Child protection plan", ("core_group", "core_group_meeting", "schedule_review", "review_conference")),
+    ("Closure", ("close_case",)),
 )
-_STAGE_RANK = {key: (rank, label) for rank, (key, label) in enumerate(STAGES)}
+_STAGE_RANK = {task: (rank, label) for rank, (label, tasks) in enumerate(STAGES) for task in tasks}
 _JINJA = SandboxedEnvironment(autoescape=False)
 
 
@@ -68,16 +71,17 @@ class CaseEngine:
 
     def __init__(self, calendar: WorkingDayCalendar | None = None) -> None:
         self.calendar = calendar or WorkingDayCalendar()
-        self._serializers: dict[str, CaseSerializer] = {}
         self._lock = threading.Lock()
 
     # -- plumbing -----------------------------------------------------------------------
     def serializer(self, diagrams: DiagramSet) -> CaseSerializer:
-        with self._lock:
-            found = self._serializers.get(diagrams.version)
-            if found is None:
-                found = self._serializers[diagrams.version] = CaseSerializer(diagrams)
-            return found
+        """The serializer bound to this parsed diagram set (made once, kept on the set)."""
+        found = getattr(diagrams, "_serializer", None)
+        if found is None:
+            with self._lock:
+                found = getattr(diagrams, "_serializer", None) or CaseSerializer(diagrams)
+                diagrams._serializer = found
+        return found
 
     def _script_engine(self, now: datetime) -> RestrictedScriptEngine:
         return RestrictedScriptEngine(self.calendar, FixedClock(now))
@@ -362,7 +366,7 @@ def _stage(tasks: Iterable[TaskView], completed: bool) -> str:
     for view in tasks:
         if view.bpmn_id.startswith("escalate_"):
             continue
-        best = max(best, _STAGE_RANK.get(view.bpmn_id) or _STAGE_RANK.get(view.process) or (-1, "Open"))
+        best = max(best, _STAGE_RANK.get(view.bpmn_id, (-1, "Open")))
     return best[1]
 
 

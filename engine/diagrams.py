@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition, DurationTimerEventDefinition, TimeDateEventDefinition)
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import UserTask
@@ -27,7 +29,7 @@ from .expressions import RestrictedCodeError, compile_restricted
 from .forms import Form
 from .timers import ClockDurationTimer, ClockTimeDate
 
-DEFAULT_DIAGRAM_DIR = Path(__file__).resolve().parent.parent / "bpmn"
+DEFAULT_DIAGRAM_DIR = Path(os.environ.get("SAFEGUARDING_BPMN_DIR") or Path(__file__).resolve().parent.parent / "bpmn")
 TOP_PROCESS = "safeguarding_case"
 MAX_FILE_BYTES = 2 * 1024 * 1024
 KNOWN_ROLES = frozenset({
@@ -136,8 +138,22 @@ def load_diagram_set(files: Mapping[str, str], top_process: str = TOP_PROCESS) -
     for process_spec in [spec, *subprocess_specs.values()]:
         for task_spec in process_spec.task_specs.values():
             _prepare(task_spec, process_spec.name, diagrams, deadline_keys)
+            _connect_loop(task_spec, process_spec)
     diagrams.deadline_keys = frozenset(deadline_keys)
     return diagrams
+
+
+def _connect_loop(task_spec, process_spec) -> None:
+    """Wire a loop or multi-instance task to its child spec now, not when the first child is made.
+
+    SpiffWorkflow 3.2.0 connects ``merge_child`` only in ``create_child``. A case restored in a
+    process that parsed the diagrams afresh never gets that connection, so the loop never
+    merges its child and the case hangs silently.
+    """
+    if isinstance(task_spec, LoopTask):
+        child = process_spec.task_specs[task_spec.task_spec]
+        if not child.completed_event.is_connected(task_spec.merge_child):
+            child.completed_event.connect(task_spec.merge_child)
 
 
 def _first_line(exc: Exception) -> str:
@@ -168,8 +184,9 @@ def _check_code(element: str, source: str | None, mode: str = "eval") -> None:
 def _prepare(task_spec, process: str, diagrams: DiagramSet, deadline_keys: set[str]) -> None:
     """Check one task spec's code, swap in clock-aware timers, record user-task metadata."""
     element = f"{process}/{_bpmn_id(task_spec)}"
-    for _condition, _target in getattr(task_spec, "cond_task_specs", []) or []:
-        _check_code(element, _condition)
+    for condition, _target in getattr(task_spec, "cond_task_specs", []) or []:
+        if condition is not None:  # None marks the default flow
+            _check_code(element, condition.args[0] if hasattr(condition, "args") else condition)
     _check_code(element, getattr(task_spec, "script", None), "exec")
     _check_code(element, getattr(task_spec, "prescript", None), "exec")
     _check_code(element, getattr(task_spec, "postscript", None), "exec")

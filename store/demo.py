@@ -94,7 +94,8 @@ SCENARIOS: list[Scenario] = [
     _s("lado", cads_decision={"decision": "lado"}, lado_initial_consideration={"threshold_met": True}),
     _s("immediate_danger", {"immediate_danger": True, "police_informed": True},
        strategy_discussion={"outcome": "section47_joint"}, section47_enquiry={"outcome": "not_substantiated"}),
-    _s("mash_then_assessment", cads_decision=[{"decision": "mash_checks"}, {"decision": "assessment"}],
+    _s("mash_then_assessment", cads_decision=[{"decision": "mash_checks", "mash_agencies": ["police", "health", "education", "probation"]},
+                                               {"decision": "assessment"}],
        assessment={"outcome": "nfa"}, close_case={"reason": "RC8"}),
 ]
 
@@ -136,11 +137,11 @@ def contact_payload(scenario: Scenario, received_on: date) -> dict[str, Any]:
     return payload
 
 
-def ensure_demo_users(service: Safeguarding) -> dict[str, str]:
+def ensure_demo_users(service: Safeguarding, password: str | None = DEMO_PASSWORD) -> dict[str, str]:
     """Create the demo users that do not exist yet; returns role -> first username holding it."""
     for username, full_name, roles, team in DEMO_USERS:
         if User.get_or_none(User.username == username) is None:
-            add_user(username, full_name, roles, service.clock.now(), password=DEMO_PASSWORD, team=team)
+            add_user(username, full_name, roles, service.clock.now(), password=password, team=team)
     by_role: dict[str, str] = {}
     for username, _name, roles, _team in DEMO_USERS:
         for role in roles:

@@ -81,4 +81,4 @@ def app(db_url, clock, registry, engine):
 @pytest.fixture
 def users(app):
     from store.demo import ensure_demo_users
-    return ensure_demo_users(app.service)
+    return ensure_demo_users(app.service, password=None)  # argon2 hashing is slow by design

@@ -22,7 +22,10 @@ EXIT_FAILED = 1
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed its one-line usage error
+        return int(exc.code or 0)
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_REFUSED

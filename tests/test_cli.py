@@ -1,0 +1,91 @@
+"""The safeguarding command line: every command, and errors as one line with no traceback."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from store.demo import FORM_EXAMPLES, build_form
+from webui.cli import main
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+
+    def run(*args):
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run
+
+
+def write(tmp_path, name, data):
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_a_case_from_contact_to_decision(cli, tmp_path):
+    assert cli("init")[0] == 0
+    assert cli("users", "add", "co", "--name", "Chris", "--role", "contact_officer")[0] == 0
+    assert cli("users", "add", "cads", "--role", "cads_social_worker")[0] == 0
+    contact = dict(FORM_EXAMPLES["contact.json"], received_on="2026-11-20")
+    contact["children"] = contact["children"][:1]
+    code, out, _ = cli("contact", write(tmp_path, "contact.json", contact), "--as", "co")
+    assert code == 0 and "case C000001" in out and "CADS decision" in out
+    code, out, _ = cli("tasks", "--role", "cads_social_worker", "--json")
+    [task] = json.loads(out)
+    assert task["task"] == "cads_decision" and task["due"] == "2026-11-23"
+    code, out, _ = cli("tasks", "--user", "cads")
+    assert task["id"] in out
+    decision = dict(FORM_EXAMPLES["cads_decision.json"], decision="nfa", decided_on="2026-11-20")
+    code, out, err = cli("complete", task["id"][:8], "--as", "cads", "--data", write(tmp_path, "d.json", decision))
+    assert code == 0, err
+    assert "Feedback to referrer" in out or "feedback" in out.lower()
+    code, out, _ = cli("case", "1")
+    assert code == 0 and "Chronology:" in out and "CADS decision" in out and "cads_decision" in out
+    code, out, _ = cli("case", "C000001", "--json")
+    assert json.loads(out)["statutory"]["cads_decision"] == "nfa"
+    code, out, _ = cli("worker", "--once", "--now", "2026-11-20T12:00Z")
+    assert code == 0 and "0 case(s)" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["case", "42"], "no case 42"),
+    (["complete", "deadbeef", "--as", "nobody", "--data", "missing.json"], "cannot read missing.json"),
+    (["complete", "deadbeef", "--as", "nobody", "--data", "{tmp}/empty.json"], "no user 'nobody'"),
+    (["users", "add", "x", "--role", "wizard"], "unknown role"),
+    (["contact", "missing.json", "--as", "nobody"], "cannot read missing.json"),
+    (["case", "xyz"], "not a case id"),
+])
+def test_errors_are_one_clear_line(cli, tmp_path, args, message):
+    (tmp_path / "empty.json").write_text("{}")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    cli("init")
+    code, out, err = cli(*args)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_invalid_json_and_invalid_contact(cli, tmp_path):
+    cli("init")
+    cli("users", "add", "co", "--role", "contact_officer")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    code, _, err = cli("contact", bad, "--as", "co")
+    assert code == 2 and "not valid JSON" in err
+    code, _, err = cli("contact", write(tmp_path, "c.json", {"channel": "carrier_pigeon"}), "--as", "co")
+    assert code == 2 and "received_on" in err and "channel" in err
+
+
+def test_console_script_runs_without_a_traceback(tmp_path):
+    exe = Path(sys.executable).with_name("safeguarding")
+    result = subprocess.run([str(exe), "--database", f"sqlite:///{tmp_path / 'x.db'}", "case", "7"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: no case 7"
