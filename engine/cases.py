@@ -23,7 +23,7 @@ from .clock import FixedClock
 from .diagrams import KNOWN_ROLES, DiagramSet, deadline_key
 from .errors import (DiagramError, EngineError, NotPermitted, TaskChanged, TaskNotFound,
                      TaskNotReady, ValidationFailed)
-from .expressions import RestrictedScriptEngine
+from .expressions import RestrictedScriptEngine, diagram_functions
 from .rules import event_date_errors
 from .serializer import CaseSerializer
 from .statutory import closure_from_data, statutory_updates
@@ -71,6 +71,7 @@ class CaseEngine:
 
     def __init__(self, calendar: WorkingDayCalendar | None = None) -> None:
         self.calendar = calendar or WorkingDayCalendar()
+        self._functions = diagram_functions(self.calendar)  # also usable in instruction templates
         self._lock = threading.Lock()
 
     # -- plumbing -----------------------------------------------------------------------
@@ -196,7 +197,7 @@ class CaseEngine:
                    if k in task.data and isinstance(task.data[k], (str, int, float, bool))}
         return TaskView(id=str(task.id), bpmn_id=info.bpmn_id, process=info.process, name=info.name,
                         role=role, form_name=info.form.filename, form_title=info.form.title,
-                        schema=info.form.schema, instructions=_render(info.instructions, task.data),
+                        schema=info.form.schema, instructions=_render(info.instructions, {**self._functions, **task.data}),
                         due=due, token=_token(task), prefill=prefill)
 
     def _outcome(self, diagrams, workflow, now, before: "_Snapshot", events: list[ChronologyEvent],

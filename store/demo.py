@@ -40,6 +40,7 @@ DEMO_USERS = [  # username, full name, roles, team
     ("admin", "Ada Admin", ["admin"], None),
 ]
 # Date fields that look forward (bookings, targets); every other date field records the day it happened.
+HELD_ON_BOOKED_DATE = {"icpc", "review_conference", "contextual_conference"}
 FUTURE_DATE_FIELDS = {"scheduled_for", "review_on", "revised_date", "next_meeting_on", "expected_date_of_birth"}
 
 
@@ -129,9 +130,34 @@ def _looks_like_date(text: str) -> bool:
     return len(text) == 10 and text[4] == "-" and text[7] == "-" and text[:4].isdigit()
 
 
-def contact_payload(scenario: Scenario, received_on: date) -> dict[str, Any]:
+DEMO_CHILDREN = [
+    ("Amy", "Mills", "2018-04-09", "female"), ("Ben", "Carter", "2015-09-21", "male"),
+    ("Chloe", "Ahmed", "2012-02-14", "female"), ("Daniel", "Novak", "2019-11-30", "male"),
+    ("Ella", "Brown", "2016-06-03", "female"), ("Finn", "O'Connor", "2011-01-17", "male"),
+    ("Grace", "Okoro", "2020-08-08", "female"), ("Harry", "Singh", "2013-03-25", "male"),
+    ("Isla", "Wood", "2017-12-01", "female"), ("Jack", "Kowalski", "2010-05-19", "male"),
+    ("Keira", "Patel", "2014-10-10", "female"), ("Leo", "Murphy", "2012-07-07", "male"),
+    ("Maya", "Evans", "2009-04-29", "female"), ("Noah", "Campbell", "2021-02-02", "male"),
+    ("Olivia", "Hughes", "2015-01-23", "female"), ("Poppy", "Taylor", "2018-09-09", "female"),
+    ("Reuben", "Clarke", "2016-03-13", "male"), ("Sofia", "Rossi", "2011-11-11", "female"),
+    ("Theo", "Adeyemi", "2019-06-06", "male"), ("Una", "Fraser", "2013-08-18", "female"),
+    ("Victor", "Lopez", "2010-12-12", "male"), ("Willow", "Green", "2022-01-04", "female"),
+    ("Yusuf", "Ali", "2014-04-04", "male"), ("Zara", "Hussain", "2017-10-31", "female"),
+]
+
+
+def demo_child(index: int) -> dict[str, Any]:
+    """A distinct demo child (the contact example's details under another name)."""
+    given, family, born, gender = DEMO_CHILDREN[index % len(DEMO_CHILDREN)]
+    return dict(copy.deepcopy(SINGLE_CHILD["children"][0]), given_name=given, family_name=family,
+                date_of_birth=born, gender=gender)
+
+
+def contact_payload(scenario: Scenario, received_on: date, child_index: int | None = None) -> dict[str, Any]:
     payload = copy.deepcopy(FORM_EXAMPLES["contact.json"])
     payload.update(copy.deepcopy(SINGLE_CHILD))
+    if child_index is not None:
+        payload["children"] = [demo_child(child_index)]
     payload.update(copy.deepcopy(scenario.contact))
     payload["received_on"] = received_on.isoformat()
     return payload
@@ -155,12 +181,15 @@ def drive_case(service: Safeguarding, clock: FixedClock, case_id: int, scenario:
     """Complete the case's tasks as the scenario says, one working day apart, until none is left."""
     used: dict[str, int] = {}
     requested = False
+    booked: date | None = None  # a conference is held on the day it was booked for
     calendar = service.engine.calendar
     for _ in range(max_steps):
         task = _next_task(case_id, scenario)
         if task is None or task.bpmn_id == scenario.stop_before:
             break
         today = calendar.add_working_days(clock.now().date(), 1)
+        if booked and task.bpmn_id in HELD_ON_BOOKED_DATE and booked > today:
+            today = booked
         clock.set(datetime.combine(today, time(10, 0), tzinfo=timezone.utc))
         options = scenario.choices.get(task.bpmn_id, [{}])
         index = used.get(task.bpmn_id, 0)
@@ -170,6 +199,8 @@ def drive_case(service: Safeguarding, clock: FixedClock, case_id: int, scenario:
         prefill = {"agency": task.role.removeprefix("mash_")} if task.bpmn_id == "mash_check" else {}
         form = build_form(task.form_name, overrides, today, calendar, prefill)
         result = service.complete_task(task.id, username, form, token=task.token)
+        if form.get("scheduled_for"):
+            booked = date.fromisoformat(form["scheduled_for"])
         if on_step:
             on_step(result.case, task)
         if scenario.strategy_request_after == task.bpmn_id and not requested:
@@ -210,12 +241,13 @@ def run_demo(app) -> Iterator[str]:
     for offset, scenario in enumerate(SCENARIOS + LIVE_SCENARIOS):
         start = service.engine.calendar.add_working_days(demo_start(real_today), offset)
         clock.set(datetime.combine(start, time(9, 0), tzinfo=timezone.utc))
-        cases = service.record_contact(contact_payload(scenario, start), users["contact_officer"])
+        cases = service.record_contact(contact_payload(scenario, start, offset), users["contact_officer"])
         for case in cases:
             final = drive_case(service, clock, case.id, scenario, users)
             open_tasks = ", ".join(t.name for t in Task.select().where(Task.case == final.id)) or "none"
             yield (f"{scenario.name:<24} case {final.reference} {final.child.display_name:<14} "
-                   f"{final.status:<7} stage: {final.stage}; open tasks: {open_tasks}")
+                   f"{final.status:<7} stage: {final.stage}; open tasks: {open_tasks}"
+                   + ("  [re-referral within 12 months]" if final.re_referral else ""))
     clock.set(datetime.combine(real_today, time(9, 0), tzinfo=timezone.utc))
     moved = service.fire_due_timers(clock.now())
     yield f"timer worker at {real_today.isoformat()}: escalations opened on {moved} case(s) with passed deadlines"
@@ -226,6 +258,12 @@ LIVE_SCENARIOS: list[Scenario] = [  # left open so every inbox has work
     Scenario("live_awaiting_decision", _defaults(), stop_before="cads_decision", expect_status="open"),
     Scenario("live_in_assessment", {**_defaults(), "cads_decision": [{"decision": "assessment"}]},
              stop_before="assessment", expect_status="open"),
+    Scenario("live_sibling_group", _defaults(), stop_before="cads_decision", expect_status="open",
+             contact={"children": [dict(demo_child(0), given_name=name, family_name="Walker", date_of_birth=born)
+                                   for name, born in (("Ruby", "2014-02-11"), ("Sam", "2016-08-30"),
+                                                      ("Tia", "2020-05-05"))]}),
+    Scenario("live_re_referral", _defaults(), stop_before="cads_decision", expect_status="open",
+             contact={"children": [demo_child(0)]}),
     Scenario("live_cp_plan", {**_defaults(), **{k: [v] for k, v in CP_PATH.items()},
                               "icpc": [{"outcome": "cp_plan", "categories": ["neglect"]}]},
              stop_before="review_conference", expect_status="open"),
