@@ -172,7 +172,8 @@ class CaseEngine:
         workflow = self._restore(diagrams, state, now)
         before = _Snapshot.of(workflow)
         if not any(_catches(t, STRATEGY_MESSAGE) for t in workflow.event_manager.tasks.values()):
-            raise TaskNotReady("a strategy discussion can only be called during an assessment or a plan")
+            raise TaskNotReady("a strategy discussion can only be called during an assessment, or once during a "
+                               "child protection plan; this case is not at such a point")
         payload = {"reason": reason.strip(), "requested_by": actor.username, "requested_on": local_date(now).isoformat()}
         event = BpmnEvent(MessageEventDefinition(STRATEGY_MESSAGE), payload)
         _guarded(lambda: workflow.catch(event), "message")

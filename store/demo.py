@@ -55,6 +55,17 @@ class Scenario:
     stop_before: str | None = None
     expect_status: str = "closed"
 
+    def wants(self, bpmn_id: str) -> bool:
+        """Whether the scenario completes this task (escalations are always answered)."""
+        return bpmn_id in self.choices or bpmn_id.startswith("escalate_")
+
+    def overrides(self, bpmn_id: str, used: dict[str, int]) -> dict[str, Any]:
+        """The form overrides for this task's next occurrence (the last one repeats)."""
+        options = self.choices.get(bpmn_id, [{}])
+        index = used.get(bpmn_id, 0)
+        used[bpmn_id] = index + 1
+        return options[min(index, len(options) - 1)]
+
 
 def _defaults() -> dict[str, list[dict[str, Any]]]:
     return {"feedback_to_referrer": [{}], "close_case": [{"reason": "RC7"}], "mash_check": [{}],
@@ -191,10 +202,7 @@ def drive_case(service: Safeguarding, clock: FixedClock, case_id: int, scenario:
         if booked and task.bpmn_id in HELD_ON_BOOKED_DATE and booked > today:
             today = booked
         clock.set(datetime.combine(today, time(10, 0), tzinfo=timezone.utc))
-        options = scenario.choices.get(task.bpmn_id, [{}])
-        index = used.get(task.bpmn_id, 0)
-        used[task.bpmn_id] = index + 1
-        overrides = options[min(index, len(options) - 1)]
+        overrides = scenario.overrides(task.bpmn_id, used)
         username = task.assignee.username if task.assignee else users_by_role[task.role]
         prefill = {"agency": task.role.removeprefix("mash_")} if task.bpmn_id == "mash_check" else {}
         form = build_form(task.form_name, overrides, today, calendar, prefill)
@@ -215,10 +223,7 @@ def _next_task(case_id: int, scenario: Scenario) -> Task | None:
     for task in tasks:
         if task.bpmn_id == scenario.stop_before:
             return task
-    for task in tasks:
-        if task.bpmn_id in scenario.choices or task.bpmn_id.startswith("escalate_"):
-            return task
-    return None
+    return next((task for task in tasks if scenario.wants(task.bpmn_id)), None)
 
 
 def demo_start(today: date) -> date:

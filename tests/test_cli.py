@@ -89,3 +89,18 @@ def test_console_script_runs_without_a_traceback(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip() == "error: no case 7"
+
+
+def test_the_shipped_examples_work(cli):
+    """README and scripts/run point at examples/: they must stay valid."""
+    root = Path(__file__).resolve().parent.parent
+    cli("init")
+    cli("users", "add", "contact.officer", "--role", "contact_officer")
+    cli("users", "add", "cads.sw", "--role", "cads_social_worker")
+    code, out, err = cli("contact", root / "examples/contact.json", "--as", "contact.officer")
+    assert code == 0, err
+    code, out, _ = cli("tasks", "--role", "cads_social_worker", "--json")
+    task_id = json.loads(out)[0]["id"]
+    code, out, err = cli("complete", task_id, "--as", "cads.sw", "--data", root / "examples/cads_decision.json")
+    assert code == 0, err
+    assert "Assessment" in out

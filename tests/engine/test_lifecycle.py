@@ -33,21 +33,23 @@ def assert_round_trip(engine, diagrams, state: str, now: datetime) -> None:
     assert [t.id for t in engine.tasks(diagrams, again, now)] == [t.id for t in engine.tasks(diagrams, state, now)]
 
 
-def drive(engine, diagrams, calendar, scenario: Scenario, referral=REFERRAL, request_strategy_after=None):
-    """Run a scenario to its end on the engine alone; returns (outcome, completed task ids)."""
+def drive(engine, diagrams, calendar, scenario: Scenario, referral=REFERRAL, request_strategy_after=None,
+          diagrams_for_step=None):
+    """Run a scenario to its end on the engine alone; returns (outcome, completed task ids).
+
+    ``diagrams_for_step()`` may give each step its own parse of the diagrams (a fresh process).
+    """
     outcome = start(engine, diagrams, bool(scenario.contact.get("immediate_danger")), referral)
     today, used, done = referral, {}, []
     assert_round_trip(engine, diagrams, outcome.state, at(today))
     for _ in range(80):
-        task = next((t for t in outcome.tasks if t.bpmn_id in scenario.choices or t.bpmn_id.startswith("escalate_")), None)
+        task = next((t for t in outcome.tasks if scenario.wants(t.bpmn_id)), None)
         if task is None:
             break
         today = calendar.add_working_days(today, 1)
-        options = scenario.choices.get(task.bpmn_id, [{}])
-        overrides = options[min(used.get(task.bpmn_id, 0), len(options) - 1)]
-        used[task.bpmn_id] = used.get(task.bpmn_id, 0) + 1
-        form = build_form(task.form_name, overrides, today, calendar, task.prefill)
-        outcome = engine.complete(diagrams, outcome.state, task.id, WORKER, form, at(today), token=task.token)
+        form = build_form(task.form_name, scenario.overrides(task.bpmn_id, used), today, calendar, task.prefill)
+        step_diagrams = diagrams_for_step() if diagrams_for_step else diagrams
+        outcome = engine.complete(step_diagrams, outcome.state, task.id, WORKER, form, at(today), token=task.token)
         done.append(task.bpmn_id)
         assert_round_trip(engine, diagrams, outcome.state, at(today))
         if request_strategy_after == task.bpmn_id:
@@ -141,17 +143,32 @@ def test_each_step_restores_in_a_fresh_process(engine, diagram_files, calendar, 
     as each web request or CLI command in a new process does."""
     from engine import load_diagram_set
     scenario = next(s for s in SCENARIOS if s.name == name)
-    outcome = start(engine, load_diagram_set(diagram_files))
-    today, used = REFERRAL, {}
-    for _ in range(60):
-        task = next((t for t in outcome.tasks if t.bpmn_id in scenario.choices or t.bpmn_id.startswith("escalate_")), None)
-        if task is None:
-            break
-        today = calendar.add_working_days(today, 1)
-        options = scenario.choices.get(task.bpmn_id, [{}])
-        overrides = options[min(used.get(task.bpmn_id, 0), len(options) - 1)]
-        used[task.bpmn_id] = used.get(task.bpmn_id, 0) + 1
-        fresh = load_diagram_set(diagram_files)
-        outcome = engine.complete(fresh, outcome.state, task.id, WORKER,
-                                  build_form(task.form_name, overrides, today, calendar, task.prefill), at(today))
+    outcome, _done = drive(engine, load_diagram_set(diagram_files), calendar, scenario,
+                           diagrams_for_step=lambda: load_diagram_set(diagram_files))
     assert outcome.completed, [t.bpmn_id for t in outcome.tasks]
+
+
+def test_only_ready_tasks_can_be_completed(engine, diagrams, calendar):
+    """ENGINE_NOTES trap 1: task.run() checks nothing, so the engine must."""
+    from engine import NotPermitted, TaskNotFound, TaskNotReady, ValidationFailed
+    from engine.serializer import CaseSerializer
+    outcome = start(engine, diagrams)
+    [decision] = outcome.tasks
+    workflow = CaseSerializer(diagrams).loads(outcome.state)
+    future = next(t for t in workflow.get_tasks() if t.task_spec.name == "feedback_to_referrer")
+    form = build_form("feedback_to_referrer.json", {}, REFERRAL, calendar)
+    with pytest.raises(TaskNotReady):
+        engine.complete(diagrams, outcome.state, str(future.id), WORKER, form, at(REFERRAL))
+    with pytest.raises(TaskNotFound):
+        engine.complete(diagrams, outcome.state, "00000000-0000-0000-0000-000000000000", WORKER, form, at(REFERRAL))
+    with pytest.raises(NotPermitted):
+        engine.complete(diagrams, outcome.state, decision.id, Actor.of("x", "lado"),
+                        build_form(decision.form_name, {}, REFERRAL, calendar), at(REFERRAL))
+    with pytest.raises(ValidationFailed) as raised:
+        engine.complete(diagrams, outcome.state, decision.id, WORKER, {"decision": "maybe"}, at(REFERRAL))
+    assert {"decision", "decided_on", "reasons"} <= {e.field for e in raised.value.errors}
+    done = engine.complete(diagrams, outcome.state, decision.id, WORKER,
+                           build_form(decision.form_name, {"decision": "nfa"}, REFERRAL, calendar), at(REFERRAL))
+    with pytest.raises(TaskNotReady):  # completing it again from the new state
+        engine.complete(diagrams, done.state, decision.id, WORKER,
+                        build_form(decision.form_name, {"decision": "nfa"}, REFERRAL, calendar), at(REFERRAL))

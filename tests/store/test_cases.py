@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 from datetime import date, datetime, timezone
 
@@ -20,6 +21,13 @@ def record(app, users, scenario_name="nfa", **contact):
     payload = contact_payload(scenario, REFERRAL)
     payload.update(contact)
     return app.service.record_contact(payload, users["contact_officer"])
+
+
+def drive_until(app, users, name, stop_before):
+    """Record a contact for scenario ``name`` and drive it up to the task ``stop_before``."""
+    scenario = dataclasses.replace(next(s for s in SCENARIOS if s.name == name), stop_before=stop_before)
+    [case] = record(app, users, name)
+    return drive_case(app.service, app.clock, case.id, scenario, users)
 
 
 def snapshot(case_id):
@@ -157,18 +165,10 @@ def test_worker_fires_each_due_timer_once(app, users):
 
 
 def test_conference_outside_timescale_needs_a_reason(app, users):
-    scenario = next(s for s in SCENARIOS if s.name == "icpc_no_plan")
-    [case] = record(app, users, "icpc_no_plan")
-    scenario.stop_before = "schedule_icpc"
-    try:
-        drive_case(app.service, app.clock, case.id, scenario, users)
-    finally:
-        scenario.stop_before = None
-    case = Case.get_by_id(case.id)
+    case = drive_until(app, users, "icpc_no_plan", "schedule_icpc")
     task = task_of(case, "schedule_icpc")
-    late = case.icpc_due.replace(day=case.icpc_due.day) if case.icpc_due else None
     form = form_for(task, app)
-    form["scheduled_for"] = app.service.engine.calendar.add_working_days(late, 3).isoformat()
+    form["scheduled_for"] = app.service.engine.calendar.add_working_days(case.icpc_due, 3).isoformat()
     form.pop("reason_outside_timescale", None)
     with pytest.raises(ValidationFailed) as raised:
         app.service.complete_task(task.id, users["conference_chair"], form)
@@ -202,3 +202,20 @@ def test_unknown_case_and_task_ids(app, users):
         get_case(999)
     with pytest.raises(TaskNotFound):
         find_task("abc")
+
+
+def test_a_later_strategy_discussion_does_not_move_the_icpc_deadline(app, users):
+    case = drive_until(app, users, "cp_plan_two_reviews", "review_conference")
+    before = Case.get_by_id(case.id)
+    assert before.icpc_due and before.initiating_strategy_discussion_on
+    app.service.request_strategy_discussion(case.id, users["social_worker"], "New bruising seen at school")
+    task = task_of(before, "strategy_discussion")
+    app.service.complete_task(task.id, task.assignee.username if task.assignee else users["social_worker"],
+                              form_for(task, app, outcome="no_section47"))
+    after = Case.get_by_id(case.id)
+    assert after.last_strategy_discussion_on == app.clock.now().date()
+    assert (after.icpc_due, after.initiating_strategy_discussion_on) == (before.icpc_due,
+                                                                         before.initiating_strategy_discussion_on)
+    assert after.stage == "Child protection plan"
+    with pytest.raises(EngineError, match="only be called"):
+        app.service.request_strategy_discussion(case.id, users["social_worker"], "Again")
