@@ -54,8 +54,13 @@ class Problem:
         return f"{self.file}: {self.element}: {self.reason}"
 
 
-def check_diagram_files(files: Mapping[str, str], require_contract: bool = True) -> list[Problem]:
-    """Every problem found in a set of diagram and form files (empty when it may be published)."""
+def check_diagram_files(files: Mapping[str, str], require_contract: bool = True,
+                        require_top: bool = True) -> list[Problem]:
+    """Every problem found in a set of diagram and form files (empty when it may be published).
+
+    ``require_top`` builds the whole process from its top level; without it (checking a few
+    files on their own) each file is parsed and its own checks run, call activities aside.
+    """
     problems: list[Problem] = []
     trees = {}
     for name, text in files.items():
@@ -69,12 +74,14 @@ def check_diagram_files(files: Mapping[str, str], require_contract: bool = True)
     processes = {p.get("id"): name for name, tree in trees.items() for p in tree.iterfind("bpmn:process", NS)}
     user_tasks: dict[str, tuple[str, str, str | None]] = {}
     for name, tree in trees.items():
-        problems.extend(_check_file(name, tree, processes, user_tasks))
+        problems.extend(p for p in _check_file(name, tree, processes, user_tasks)
+                        if require_top or "which no file defines" not in p.reason)
     diagrams: DiagramSet | None = None
-    try:
-        diagrams = load_diagram_set(files)
-    except DiagramError as exc:
-        problems.append(Problem(exc.file or _file_of(exc.element, processes), exc.element, exc.reason))
+    for top in ([None] if require_top else sorted(processes)):
+        try:
+            diagrams = load_diagram_set(files) if top is None else load_diagram_set(files, top, require_calls=False)
+        except DiagramError as exc:
+            problems.append(Problem(exc.file or _file_of(exc.element, processes), exc.element, exc.reason))
     if require_contract:
         problems.extend(_check_contract(user_tasks, diagrams))
     return problems

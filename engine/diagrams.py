@@ -114,8 +114,12 @@ def parse_xml(name: str, text: str) -> etree._Element:
         raise DiagramError(name, f"not well-formed XML: {exc}") from None
 
 
-def load_diagram_set(files: Mapping[str, str], top_process: str = TOP_PROCESS) -> DiagramSet:
-    """Parse, check and prepare a diagram set; raises DiagramError naming the bad element."""
+def load_diagram_set(files: Mapping[str, str], top_process: str = TOP_PROCESS,
+                     require_calls: bool = True) -> DiagramSet:
+    """Parse, check and prepare a diagram set; raises DiagramError naming the bad element.
+
+    ``require_calls=False`` checks a process whose called processes are not in ``files``.
+    """
     files = dict(files)
     forms = _load_forms(files)
     parser = SpiffBpmnParser(validator=BpmnValidator())
@@ -130,7 +134,7 @@ def load_diagram_set(files: Mapping[str, str], top_process: str = TOP_PROCESS) -
             raise DiagramError(name, f"not valid BPMN 2.0: {_first_line(exc)}") from None
     try:
         spec = parser.get_spec(top_process)
-        subprocess_specs = parser.get_subprocess_specs(top_process)
+        subprocess_specs = parser.get_subprocess_specs(top_process, require_call_activity_specs=require_calls)
     except (SpiffWorkflowException, KeyError, ValueError) as exc:
         raise DiagramError(top_process, f"cannot build the process: {_first_line(exc)}") from None
     diagrams = DiagramSet(version_of(files), files, spec, subprocess_specs, forms)

@@ -104,3 +104,18 @@ def test_the_shipped_examples_work(cli):
     code, out, err = cli("complete", task_id, "--as", "cads.sw", "--data", root / "examples/cads_decision.json")
     assert code == 0, err
     assert "Assessment" in out
+
+
+def test_diagrams_check_passes_the_shipped_set_and_names_problems(cli, tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    shipped = sorted(str(p) for p in (root / "bpmn").glob("*.bpmn"))
+    code, out, _ = cli("diagrams", "check", *shipped)
+    assert code == 0 and out.strip().endswith("0 problem(s) in 11 diagram(s)")
+    broken = tmp_path / "assessment.bpmn"
+    text = (root / "bpmn/assessment.bpmn").read_text()
+    broken.write_text(text.replace('value="add_working_days(referral_date, 45)"', 'value="__import__(\'os\')"'))
+    (tmp_path / "forms").mkdir()
+    (tmp_path / "forms/assessment.json").write_text((root / "bpmn/forms/assessment.json").read_text())
+    code, out, _ = cli("diagrams", "check", broken)
+    assert code == 1
+    assert "assessment.bpmn: assessment_process/assessment: expression" in out and "refused" in out

@@ -67,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     cmd = users.add_parser("list", help="list users and roles")
     cmd.set_defaults(handler=cmd_users_list)
 
+    diagrams = sub.add_parser("diagrams", help="diagram sets").add_subparsers(metavar="ACTION")
+    cmd = diagrams.add_parser("check", help="check diagram files (and forms beside them) as publishing would")
+    cmd.add_argument("files", nargs="+", help=".bpmn files; forms are read from forms/ beside them")
+    cmd.set_defaults(handler=cmd_diagrams_check)
+
     cmd = sub.add_parser("demo", help="create demo users and drive demo cases down every path")
     cmd.set_defaults(handler=cmd_demo)
 
@@ -153,6 +158,26 @@ def cmd_users_list(args) -> int:
     for user in User.select().order_by(User.username):
         print(f"{user.username:<16} {user.full_name:<28} {', '.join(sorted(roles_of(user)))}")
     return 0
+
+
+def cmd_diagrams_check(args) -> int:
+    """Print each problem as file: element: reason; exit 1 when there is one."""
+    from engine.checks import check_diagram_files
+    files: dict[str, str] = {}
+    for name in args.files:
+        path = Path(name)
+        try:
+            files[path.name] = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise EngineError(f"cannot read {name}: {exc.strerror}") from None
+        for form in sorted(path.parent.glob("forms/*.json")):
+            files.setdefault(f"forms/{form.name}", form.read_text(encoding="utf-8"))
+    partial = not {"safeguarding_case.bpmn"} <= set(files)
+    problems = check_diagram_files(files, require_contract=not partial, require_top=not partial)
+    for problem in problems:
+        print(problem)
+    print(f"{len(problems)} problem(s) in {sum(1 for n in files if n.endswith('.bpmn'))} diagram(s)")
+    return 1 if problems else 0
 
 
 def cmd_demo(args) -> int:
