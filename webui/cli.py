@@ -104,6 +104,12 @@ def _parser() -> argparse.ArgumentParser:
     cmd.add_argument("--reason", required=True)
     cmd.set_defaults(handler=cmd_strategy)
 
+    cmd = sub.add_parser("serve", help="run the web interface (gunicorn)")
+    cmd.add_argument("--host", default="127.0.0.1")
+    cmd.add_argument("--port", type=int, default=8000)
+    cmd.add_argument("--workers", type=int, default=2)
+    cmd.set_defaults(handler=cmd_serve)
+
     cmd = sub.add_parser("worker", help="fire due timers (statutory deadline escalations)")
     cmd.add_argument("--once", action="store_true", help="one pass, then exit")
     cmd.add_argument("--now", help="ISO moment to treat as now (default: the real clock)")
@@ -266,6 +272,37 @@ def cmd_strategy(args) -> int:
     app = _app(args)
     result = app.service.request_strategy_discussion(args.case_id, args.user, args.reason)
     print(f"strategy discussion requested on case {result.case.reference}; stage now: {result.case.stage}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    from store.demo import DEMO_PASSWORD, DEMO_USERS
+    from store.models import User
+    from webui.app import create_app
+
+    if args.database:
+        os.environ["DATABASE_URL"] = args.database
+    app = create_app()
+    with app.app_context():
+        app.extensions["safeguarding"].db.connect(reuse_if_open=True)
+        demo = [u for u, *_ in DEMO_USERS if User.get_or_none(User.username == u) is not None]
+        app.extensions["safeguarding"].db.close()
+
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{args.host}:{args.port}")
+            self.cfg.set("workers", args.workers)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            return app
+
+    print(f"Safeguarding Workflow is running at http://{args.host}:{args.port}/", flush=True)
+    if demo:
+        print(f"Demo users (password '{DEMO_PASSWORD}'): " + ", ".join(demo), flush=True)
+    Server().run()
     return 0
 
 

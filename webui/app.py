@@ -1,0 +1,173 @@
+"""The Flask application: app factory, login, CSRF, database per request, error pages."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, abort, g, jsonify, render_template, request, send_from_directory
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from engine import (CaseConflict, CaseNotFound, EngineError, NotPermitted, SystemClock, TaskChanged,
+                    TaskNotFound, TaskNotReady, ValidationFailed)
+from store import app_context
+from store.db import INSTANCE_DIR
+
+from .session import CurrentUser, load_current_user
+
+WEBUI_DIR = Path(__file__).resolve().parent
+NODE_MODULES = WEBUI_DIR / "node_modules"
+VENDOR = {  # URL prefix -> folder inside node_modules (installed by scripts/setup)
+    "govuk": "govuk-frontend/dist/govuk",
+    "bpmn-js": "bpmn-js/dist",
+}
+csrf = CSRFProtect()
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the web application; ``config`` overrides settings (tests pass CLOCK, DATABASE_URL)."""
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.update(
+        DATABASE_URL=os.environ.get("DATABASE_URL"),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+    app.config.update(config or {})
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key()
+    context = app_context(app.config["DATABASE_URL"], app.config.get("CLOCK") or SystemClock())
+    app.extensions["safeguarding"] = context
+
+    login = LoginManager(app)
+    login.login_view = "auth.login"
+    login.login_message = "Sign in to continue"
+    login.user_loader(load_current_user)
+    csrf.init_app(app)
+
+    @app.before_request
+    def _open_db():
+        context.db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close_db(_exc):
+        if not context.db.is_closed():
+            context.db.close()
+
+    @app.context_processor
+    def _globals():
+        return {"service_name": "Safeguarding Workflow", "today": context.clock.now().date(),
+                "url_map_endpoints": app.view_functions}
+
+    @app.route("/vendor/<package>/<path:filename>")
+    def vendor(package: str, filename: str):
+        folder = VENDOR.get(package)
+        if folder is None:
+            abort(404)
+        return send_from_directory(NODE_MODULES / folder, filename, max_age=86400)
+
+    @app.route("/assets/<path:filename>")
+    def govuk_assets(filename: str):  # the GOV.UK stylesheet refers to /assets/fonts and /assets/images
+        return send_from_directory(NODE_MODULES / VENDOR["govuk"] / "assets", filename, max_age=86400)
+
+    from . import auth, work
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(work.bp)
+    for name in ("tasks", "cases", "contacts", "chairs", "admin", "api"):
+        module = _optional_blueprint(name)
+        if module is not None:
+            app.register_blueprint(module.bp)
+    _register_errors(app)
+    return app
+
+
+def _optional_blueprint(name: str):
+    """Blueprints added area by area; a missing one is simply not mounted yet."""
+    import importlib
+    try:
+        return importlib.import_module(f"webui.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"webui.{name}":
+            return None
+        raise
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else a random key kept in instance/ (never a default)."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+ERROR_STATUS = [(ValidationFailed, 422), (CaseConflict, 409), (TaskChanged, 409), (TaskNotReady, 409),
+                (NotPermitted, 403), (CaseNotFound, 404), (TaskNotFound, 404)]
+
+
+def status_for(exc: EngineError) -> int:
+    for kind, status in ERROR_STATUS:
+        if isinstance(exc, kind):
+            return status
+    return 400
+
+
+def _register_errors(app: Flask) -> None:
+    titles = {400: "The request could not be carried out", 401: "Sign in to continue",
+              403: "You do not have access to this", 404: "Page not found",
+              405: "That action is not possible here", 409: "Someone else changed this first",
+              413: "The upload is too large", 422: "The information given has errors",
+              500: "Sorry, there is a problem with the service"}
+
+    def render_error(status: int, message: str | None = None, errors=None):
+        if wants_json():
+            body = {"error": titles.get(status, "Error"), "status": status}
+            if message:
+                body["detail"] = message
+            if errors is not None:
+                body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
+            return jsonify(body), status
+        return render_template("error.html", status=status, title=titles.get(status, "Error"),
+                               message=message), status
+
+    @app.errorhandler(EngineError)
+    def _engine_error(exc: EngineError):
+        return render_error(status_for(exc), str(exc), getattr(exc, "errors", None))
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc):
+        return render_error(400, "The form had expired or was not sent by this service. Go back and try again.")
+
+    for status in (400, 401, 403, 404, 405, 409, 413, 422):
+        app.register_error_handler(status, lambda exc, status=status: render_error(status, getattr(exc, "description", None)))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc):  # never show internals
+        from werkzeug.exceptions import HTTPException
+        if isinstance(exc, HTTPException):
+            return render_error(exc.code or 500, exc.description)
+        app.logger.exception("unexpected error on %s", request.path)
+        return render_error(500, None)
+
+
+def service():
+    """The command service of this app (store + engine)."""
+    from flask import current_app
+    return current_app.extensions["safeguarding"].service
+
+
+def clock():
+    from flask import current_app
+    return current_app.extensions["safeguarding"].clock
+
+
+__all__ = ["create_app", "service", "clock", "CurrentUser", "csrf", "status_for"]
