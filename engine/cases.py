@@ -151,7 +151,7 @@ class CaseEngine:
         data_after = dict(task.data)
         events = [ChronologyEvent("task_completed", _summary(view, info.form.schema, form),
                                   element=view.bpmn_id, actor=actor.username,
-                                  details={"task": view.name, "form": dict(form)})]
+                                  details={"task": view.name, "task_id": view.id, "form": dict(form)})]
         statutory = statutory_updates(view.bpmn_id, form, data_after)
         reviews = [parse_date(form["held_on"])] if view.bpmn_id == "review_conference" and form.get("held_on") else []
         return self._outcome(diagrams, workflow, now, before, events, statutory, reviews, completed_task=view)

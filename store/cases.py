@@ -75,8 +75,13 @@ class Safeguarding:
         return self.registry.load(row.files)
 
     # -- contacts -----------------------------------------------------------------------
-    def record_contact(self, payload: dict[str, Any], username: str) -> list[Case]:
-        """Record a contact and start one linked case per child named in it."""
+    def record_contact(self, payload: dict[str, Any], username: str,
+                       links: dict[int, int] | None = None) -> list[Case]:
+        """Record a contact and start one linked case per child named in it.
+
+        ``links`` maps a child's index in ``payload["children"]`` to an existing child's Person id
+        (chosen by the user as the same child), so a re-referral joins that child's history.
+        """
         user, actor = actor_for(username)
         diagrams = self.current_diagrams()
         form = diagrams.forms.get("contact.json")
@@ -87,6 +92,7 @@ class Safeguarding:
         referral_date = parse_date(payload["received_on"])
         if referral_date > self.clock.now().date():
             raise ValidationFailed([FieldError("received_on", "the contact cannot be received in the future")])
+        children = _linked_children(payload["children"], links or {})
         with database.atomic():
             referrer_data = payload.get("referrer") or {}
             anonymous = bool(referrer_data.get("anonymous"))
@@ -101,7 +107,7 @@ class Safeguarding:
                 Person.create(kind="family_member", given_name=member.get("name"), details=member,
                               created_at=to_db(now))
             cases = [self._start_case(diagrams, contact, child, referral_date, anonymous, actor, now)
-                     for child in payload["children"]]
+                     for child in children]
         return cases
 
     def _start_case(self, diagrams: DiagramSet, contact: Contact, child_data: dict, referral_date: date,
@@ -142,7 +148,7 @@ class Safeguarding:
             if current is None:
                 raise CaseConflict(f"task {task_row.name} was already completed or cancelled")
             if current.assignee_id is not None and current.assignee_id != user.id:
-                raise EngineError(f"task {current.name} is assigned to someone else")
+                raise CaseConflict(f"task {current.name} is assigned to someone else")
             diagrams = self.diagrams_for(case.diagram_version_id)
             state = CaseState.get_by_id(case.id).state
             try:
@@ -168,11 +174,16 @@ class Safeguarding:
                                                "record the reason it is outside the timescale")])
 
     def _record_conference(self, case: Case, view: TaskView, form: dict, user: User) -> None:
+        """Book (refusing a chair's double booking) or mark held the conference a chair's task is about."""
+        from .conferences import check_chair_available, held_details, scheduling_values
         if view.bpmn_id in SCHEDULING_TASKS:
             kind, due_field = SCHEDULING_TASKS[view.bpmn_id]
             due = getattr(case, due_field) if due_field else None
-            scheduled = parse_date(form["scheduled_for"]) if form.get("scheduled_for") else None
-            Conference.create(case=case, kind=kind, scheduled_for=scheduled, venue=form.get("venue"), chair=user,
+            values = scheduling_values(form)
+            scheduled = values["scheduled_for"]
+            if scheduled is not None:
+                check_chair_available(user, scheduled, values["start_time"], values["duration_minutes"])
+            Conference.create(case=case, kind=kind, chair=user, **values,
                               due=due, outside_timescale=bool(due and scheduled and scheduled > due),
                               reason_outside_timescale=form.get("reason_outside_timescale"),
                               details={"invitees": form.get("invitees", [])})
@@ -185,6 +196,7 @@ class Safeguarding:
                 conference = Conference(case=case, kind=kind, chair=user)
             conference.status, conference.outcome = "held", form.get("outcome")
             conference.held_on = parse_date(form["held_on"]) if form.get("held_on") else None
+            conference.details = {**(conference.details or {}), **held_details(kind, form, user.username)}
             conference.save()
 
     def request_strategy_discussion(self, case_id: int, username: str, reason: str) -> StepResult:
@@ -250,7 +262,8 @@ class Safeguarding:
             ReviewConference.create(case=case, held_on=held_on)
         for event in outcome.events:
             ChronologyEntry.create(case=case, at=to_db(now), actor=event.actor or actor, kind=event.kind,
-                                   element=event.element, summary=event.summary, details=event.details)
+                                   element=event.element, summary=event.summary, details=event.details,
+                                   task_id=event.details.get("task_id") if event.kind == "task_completed" else None)
 
     def _project_tasks(self, case: Case, tasks: list[TaskView], now: datetime) -> None:
         existing = {t.id: t for t in Task.select().where(Task.case == case.id)}
@@ -267,6 +280,18 @@ class Safeguarding:
             Task.create(id=view.id, case=case.id, bpmn_id=view.bpmn_id, name=view.name, role=view.role,
                         assignee=assignee, due=view.due, token=view.token, form_name=view.form_name,
                         created_at=to_db(now))
+
+
+def _linked_children(children: list[dict], links: dict[int, int]) -> list[dict]:
+    """The contact's children, each chosen existing record applied as ``existing_person_id``."""
+    unknown = [FieldError(f"children.{index}", f"child {index + 1}: there is no existing child record {person_id}")
+               for index, person_id in sorted(links.items())
+               if not 0 <= index < len(children)
+               or not Person.select().where(Person.id == person_id, Person.kind == "child").exists()]
+    if unknown:
+        raise ValidationFailed(unknown, title="The chosen existing records are not valid")
+    return [dict(child, existing_person_id=links[index]) if index in links else child
+            for index, child in enumerate(children)]
 
 
 # -- queries ---------------------------------------------------------------------------
@@ -289,6 +314,11 @@ def find_task(task_id: str) -> Task:
         raise TaskNotFound(f"no task {task_id!r}: give at least 6 characters of the task id")
     matches = list(Task.select().where(Task.id.startswith(task_id)).limit(2))
     if not matches:
+        done = (ChronologyEntry.select().where(ChronologyEntry.task_id == task_id)
+                .order_by(ChronologyEntry.id.desc()).first()) if len(task_id) == 36 else None
+        if done is not None:
+            raise CaseConflict(f"task {done.details.get('task', task_id)} was already completed by {done.actor} "
+                               f"on {done.at.date().isoformat()}")
         raise TaskNotFound(f"no open task {task_id}")
     if len(matches) > 1:
         raise TaskNotFound(f"task id {task_id} is ambiguous: give more characters")

@@ -177,6 +177,7 @@ class ChronologyEntry(BaseModel):
     actor = CharField(null=True, max_length=80)
     kind = CharField(max_length=40)
     element = CharField(null=True, max_length=100)
+    task_id = CharField(null=True, max_length=36, index=True)  # the completed task, for "already done" answers
     summary = TextField()
     details = JSONField(default=dict)
 
@@ -196,6 +197,8 @@ class Conference(BaseModel):
     kind = CharField(max_length=20)  # icpc, review, contextual
     status = CharField(max_length=20, default="scheduled")
     scheduled_for = DateField(null=True, index=True)
+    start_time = CharField(null=True, max_length=5)  # 'HH:MM' in England; no time books the whole day
+    duration_minutes = IntegerField(default=90)
     venue = CharField(null=True, max_length=200)
     chair = ForeignKeyField(User, null=True, on_delete="SET NULL")
     due = DateField(null=True)
@@ -203,7 +206,12 @@ class Conference(BaseModel):
     reason_outside_timescale = TextField(null=True)
     held_on = DateField(null=True)
     outcome = CharField(null=True, max_length=40)
-    details = JSONField(default=dict)
+    details = JSONField(default=dict)  # invitees when scheduled; attendees, categories, core group when held
+
+    @property
+    def invitations(self) -> list[dict]:
+        """Who was invited (parents, child or advocate, professionals), as the schedule form recorded them."""
+        return list((self.details or {}).get("invitees") or [])
 
 
 ALL_MODELS = [Team, User, UserRole, DiagramVersion, Person, Contact, Case, CaseState, Task,
@@ -213,3 +221,9 @@ ALL_MODELS = [Team, User, UserRole, DiagramVersion, Person, Contact, Case, CaseS
 def create_schema() -> None:
     """Create every table and index that does not exist yet."""
     database.create_tables(ALL_MODELS, safe=True)
+
+
+# API tokens live beside their functions in store/tokens.py; imported here so create_schema makes the table.
+from .tokens import ApiToken  # noqa: E402
+
+ALL_MODELS.append(ApiToken)

@@ -6,7 +6,7 @@ from typing import Iterable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from peewee import IntegrityError
+from peewee import JOIN, IntegrityError
 
 from engine import KNOWN_ROLES, Actor, EngineError, ValidationFailed, FieldError
 
@@ -70,3 +70,41 @@ def verify_password(user: User, password: str) -> bool:
         return _HASHER.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def list_users() -> list[User]:
+    """Every user with team, by name."""
+    return list(User.select(User, Team).join(Team, JOIN.LEFT_OUTER).order_by(User.full_name))
+
+
+def set_user(username: str, roles: Iterable[str], team: str | None, active: bool, by: str,
+             full_name: str | None = None) -> User:
+    """Change a user's roles, team, name and whether they may sign in; refuses leaving no admin."""
+    user = User.get_or_none(User.username == username)
+    if user is None:
+        raise EngineError(f"no user {username!r}")
+    roles = sorted(set(roles))
+    unknown = [r for r in roles if r not in KNOWN_ROLES]
+    errors = []
+    if unknown:
+        errors.append(FieldError("roles", f"unknown role(s): {', '.join(unknown)}"))
+    if not roles:
+        errors.append(FieldError("roles", "give at least one role"))
+    if username == by and (not active or "admin" not in roles):
+        errors.append(FieldError("roles", "you cannot remove your own admin role or disable yourself"))
+    if errors:
+        raise ValidationFailed(errors, title="Cannot change the user")
+    with database.atomic():
+        user.team = Team.get_or_create(name=team.strip())[0] if team and team.strip() else None
+        user.active = active
+        if full_name:
+            user.full_name = full_name.strip()
+        user.save()
+        UserRole.delete().where(UserRole.user == user).execute()
+        for role in roles:
+            UserRole.create(user=user, role=role)
+    return user
+
+
+def list_teams() -> list[Team]:
+    return list(Team.select().order_by(Team.name))

@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     cmd.set_defaults(handler=cmd_users_add)
     cmd = users.add_parser("list", help="list users and roles")
     cmd.set_defaults(handler=cmd_users_list)
+    cmd = users.add_parser("token", help="make an API bearer token for a user (printed once)")
+    cmd.add_argument("username")
+    cmd.set_defaults(handler=cmd_users_token)
 
     diagrams = sub.add_parser("diagrams", help="diagram sets").add_subparsers(metavar="ACTION")
     cmd = diagrams.add_parser("check", help="check diagram files (and forms beside them) as publishing would")
@@ -163,6 +166,17 @@ def cmd_users_list(args) -> int:
     _app(args)
     for user in User.select().order_by(User.username):
         print(f"{user.username:<16} {user.full_name:<28} {', '.join(sorted(roles_of(user)))}")
+    return 0
+
+
+def cmd_users_token(args) -> int:
+    """Print a new API token on standard output; only its hash is kept, so it cannot be shown again."""
+    from store.tokens import issue_token
+    app = _app(args)
+    token = issue_token(args.username, app.clock.now())
+    print(token)
+    print(f"API token for {args.username}: send it as 'Authorization: Bearer <token>'. "
+          "Keep it secret; it is shown only this once.", file=sys.stderr)
     return 0
 
 

@@ -121,7 +121,7 @@ def test_a_task_completed_twice_is_a_conflict(app, users):
     task = task_of(case, "cads_decision")
     form = form_for(task, app, decision="nfa")
     app.service.complete_task(task.id, users["cads_social_worker"], form)
-    with pytest.raises(TaskNotFound):
+    with pytest.raises(CaseConflict, match="already completed by cads.sw"):
         app.service.complete_task(task.id, users["cads_social_worker"], form)
 
 
@@ -146,7 +146,7 @@ def test_concurrent_completions_exactly_one_wins(app, users):
         thread.start()
     for thread in threads:
         thread.join()
-    assert outcomes.count("ok") == 1, outcomes
+    assert outcomes.count("ok") == 1 and outcomes.count("CaseConflict") == 3, outcomes
     case = Case.get_by_id(case.id)
     assert case.version == 3
     assert ChronologyEntry.select().where(ChronologyEntry.case == case.id,
