@@ -1,0 +1,154 @@
+"""The task page: a task's instructions and form beside its case; completing it from the browser."""
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from markupsafe import Markup, escape
+from werkzeug.exceptions import HTTPException, NotFound
+
+from engine import (CaseConflict, FieldError, TaskChanged, TaskNotFound, TaskNotReady, TaskView,
+                    ValidationFailed)
+from store.models import Case, Task
+from store.taskviews import booking_deadline, last_completion, open_deadlines, task_view
+
+from .access import get_case_or_404, get_task_or_404
+from .app import clock, service
+from .formrender import MAX_ROWS, FormView, Parsed, build_form, parse_form, schema_errors, to_values
+
+bp = Blueprint("tasks", __name__)
+
+DEADLINE_LABELS = {"cads_decision": "CADS decision", "assessment": "Assessment", "icpc": "Initial conference (ICPC)",
+                   "first_core_group": "First core group", "next_review": "Next review conference"}
+
+
+@bp.route("/tasks/<task_id>", methods=["GET", "POST"])
+@login_required
+def task_page(task_id: str):
+    """Show a task's form (GET) or complete the task with the posted answers (POST)."""
+    try:
+        task = get_task_or_404(task_id)
+    except NotFound:
+        return _unavailable("gone", 404, case=_posted_case(), bpmn_id=request.form.get("_element"))
+    try:
+        view = task_view(service(), task.id, clock().now())
+    except TaskNotFound:
+        return _unavailable("gone", 404, case=task.case, bpmn_id=task.bpmn_id)
+    if request.method == "GET":
+        return _page(task, view, build_form(view.schema, to_values(view.schema, view.prefill)))
+    return _submit(task, view)
+
+
+def _submit(task: Task, view: TaskView):
+    if task.role not in current_user.roles:
+        abort(403)
+    if task.assignee_id is not None and task.assignee.username != current_user.username:
+        return _unavailable("assigned", 409, case=task.case, task=task)
+    token = request.form.get("_token", "")
+    parsed = parse_form(view.schema, request.form)
+    group = request.form.get("_add_row")
+    if group:  # one more blank row; nothing is checked or saved
+        if group in parsed.rows:
+            parsed.rows[group] = min(parsed.rows[group] + 1, MAX_ROWS)
+        return _page(task, view, _redisplay(view, parsed, []), token=token)
+    if parsed.errors:
+        return _page(task, view, _redisplay(view, parsed, _with_schema_errors(view, parsed)), token=token, status=422)
+    try:
+        result = service().complete_task(task.id, current_user.username, parsed.data, token=token)
+    except ValidationFailed as exc:
+        errors = [FieldError(parsed.display_path(e.field), e.message) for e in exc.errors] or [FieldError("", str(exc))]
+        return _page(task, view, _redisplay(view, parsed, errors), token=token, status=422)
+    except (CaseConflict, TaskChanged, TaskNotReady) as exc:
+        still_open = Task.get_or_none(Task.id == task.id) is not None
+        return _unavailable("changed" if still_open else "gone", 409, case=task.case, task=task,
+                            bpmn_id=task.bpmn_id, message=str(exc), answers=_answers(view, parsed))
+    except TaskNotFound:
+        return _unavailable("gone", 404, case=task.case, bpmn_id=task.bpmn_id, answers=_answers(view, parsed))
+    opened = [e.summary for e in result.outcome.events if e.kind == "task_opened"]
+    flash(f"{view.name} completed for {result.case.reference} ({result.case.child.display_name}). "
+          + (f"Next: {'; '.join(opened)}." if opened else "No new tasks were opened."))
+    if "cases.case_page" in current_app.view_functions:
+        return redirect(url_for("cases.case_page", case_id=result.case.id))
+    return redirect(url_for("work.my_work"))
+
+
+def _redisplay(view: TaskView, parsed: Parsed, errors: list[FieldError]) -> FormView:
+    return build_form(view.schema, parsed.values, errors, parsed.rows, parsed.date_parts)
+
+
+def _with_schema_errors(view: TaskView, parsed: Parsed) -> list[FieldError]:
+    """Answers that could not be read, plus the schema's view of the rest (so all show at once)."""
+    errors = list(parsed.errors)
+    taken = {e.field for e in errors}
+    for problem in schema_errors(view.schema, parsed.data):
+        path = parsed.display_path(problem.field)
+        if not any(path == t or path.startswith(t + ".") for t in taken):
+            errors.append(FieldError(path, problem.message))
+    return errors
+
+
+def _page(task: Task, view: TaskView, form: FormView, token: str | None = None, status: int = 200):
+    case = task.case
+    today = clock().now().date()
+    calendar = service().engine.calendar
+    mine = task.assignee_id is None or task.assignee.username == current_user.username
+    can_complete = task.role in current_user.roles and mine
+    deadlines = [dict(d, label=DEADLINE_LABELS.get(d["key"], d["key"])) for d in open_deadlines(case, today, calendar)]
+    return render_template(
+        "tasks/task.html", task=task, view=view, case=case, form=form, token=token or view.token,
+        instructions=instructions_html(view.instructions), can_complete=can_complete, mine=mine,
+        days_left=calendar.working_days_between(today, view.due) if view.due else None,
+        booking_due=booking_deadline(case, view.bpmn_id), deadlines=deadlines,
+        title=("Error: " if form.errors else "") + f"{view.name} - {case.reference}"), status
+
+
+def _unavailable(reason: str, status: int, case: Case | None = None, task: Task | None = None,
+                 bpmn_id: str | None = None, message: str | None = None, answers=None):
+    """Why the form cannot be used: completed meanwhile, changed since offered, or someone else's."""
+    done = last_completion(case.id, bpmn_id) if case is not None and bpmn_id else None
+    return render_template("tasks/unavailable.html", reason=reason, case=case, task=task, done=done,
+                           message=message, answers=answers or [], title="This task cannot be completed here"), status
+
+
+def _posted_case() -> Case | None:
+    """The case a posted form belonged to, if this user may see it (to say what became of the task)."""
+    case_id = request.form.get("_case", "")
+    if request.method != "POST" or not case_id.isdigit():
+        return None
+    try:
+        return get_case_or_404(int(case_id))
+    except HTTPException:
+        return None
+
+
+def _answers(view: TaskView, parsed: Parsed) -> list[tuple[str, str]]:
+    """What the user entered, as label and text, so work refused by a conflict is not lost."""
+    properties = view.schema.get("properties", {})
+    found = []
+    for name, value in parsed.data.items():
+        label = properties.get(name, {}).get("title") or name
+        found.append((label, value if isinstance(value, str) else _plain(value)))
+    return found
+
+
+def _plain(value) -> str:
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list):
+        return "; ".join(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')}: {_plain(v)}" for k, v in value.items())
+    return str(value)
+
+
+_BOLD = re.compile(r"\*\*([^*\n]+?)\*\*")
+_ITALIC = re.compile(r"(?<![\w*])\*([^*\n]+?)\*(?![\w*])")
+
+
+def instructions_html(text: str) -> Markup:
+    """Instructions as escaped text: paragraphs, line breaks, **bold** and *emphasis*; never raw HTML."""
+    escaped = str(escape((text or "").strip()))
+    escaped = _ITALIC.sub(r"<em>\1</em>", _BOLD.sub(r"<strong>\1</strong>", escaped))
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", escaped) if p.strip()]
+    return Markup("".join(f'<p class="govuk-body">{p.replace(chr(10), "<br>")}</p>' for p in paragraphs))
