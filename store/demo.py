@@ -54,6 +54,7 @@ class Scenario:
     strategy_request_after: str | None = None
     stop_before: str | None = None
     expect_status: str = "closed"
+    days_ago: int | None = None  # live demo cases start this many days before today
 
     def wants(self, bpmn_id: str) -> bool:
         """Whether the scenario completes this task (escalations are always answered)."""
@@ -227,8 +228,9 @@ def _next_task(case_id: int, scenario: Scenario) -> Task | None:
 
 
 def demo_start(today: date) -> date:
-    """A Monday about fourteen months back, so whole plans fit before today."""
-    start = today - timedelta(days=420)
+    """A Monday about eleven months back: whole plans fit before today, and a child referred
+    then and again today is a re-referral within 12 months."""
+    start = today - timedelta(days=330)
     return start - timedelta(days=start.weekday())
 
 
@@ -245,6 +247,9 @@ def run_demo(app) -> Iterator[str]:
     yield f"demo users (password '{DEMO_PASSWORD}'): " + ", ".join(u for u, *_ in DEMO_USERS)
     for offset, scenario in enumerate(SCENARIOS + LIVE_SCENARIOS):
         start = service.engine.calendar.add_working_days(demo_start(real_today), offset)
+        if scenario.days_ago is not None:
+            start = real_today - timedelta(days=scenario.days_ago)
+            start -= timedelta(days=max(0, start.weekday() - 4))  # a weekend contact is dated the Friday
         clock.set(datetime.combine(start, time(9, 0), tzinfo=timezone.utc))
         cases = service.record_contact(contact_payload(scenario, start, offset), users["contact_officer"])
         for case in cases:
@@ -260,16 +265,21 @@ def run_demo(app) -> Iterator[str]:
 
 
 LIVE_SCENARIOS: list[Scenario] = [  # left open so every inbox has work
-    Scenario("live_awaiting_decision", _defaults(), stop_before="cads_decision", expect_status="open"),
+    Scenario("live_awaiting_decision", _defaults(), stop_before="cads_decision", expect_status="open", days_ago=0),
     Scenario("live_in_assessment", {**_defaults(), "cads_decision": [{"decision": "assessment"}]},
-             stop_before="assessment", expect_status="open"),
-    Scenario("live_sibling_group", _defaults(), stop_before="cads_decision", expect_status="open",
+             stop_before="assessment", expect_status="open", days_ago=12),
+    Scenario("live_mash_checks", {**_defaults(), "cads_decision": [
+        {"decision": "mash_checks", "mash_agencies": ["police", "health", "education"]}]},
+             stop_before="mash_check", expect_status="open", days_ago=1),
+    Scenario("live_awaiting_icpc", {**_defaults(), **{k: [v] for k, v in CP_PATH.items()}},
+             stop_before="schedule_icpc", expect_status="open", days_ago=6),
+    Scenario("live_sibling_group", _defaults(), stop_before="cads_decision", expect_status="open", days_ago=1,
              contact={"children": [dict(demo_child(0), given_name=name, family_name="Walker", date_of_birth=born)
                                    for name, born in (("Ruby", "2014-02-11"), ("Sam", "2016-08-30"),
                                                       ("Tia", "2020-05-05"))]}),
-    Scenario("live_re_referral", _defaults(), stop_before="cads_decision", expect_status="open",
+    Scenario("live_re_referral", _defaults(), stop_before="cads_decision", expect_status="open", days_ago=0,
              contact={"children": [demo_child(0)]}),
     Scenario("live_cp_plan", {**_defaults(), **{k: [v] for k, v in CP_PATH.items()},
                               "icpc": [{"outcome": "cp_plan", "categories": ["neglect"]}]},
-             stop_before="review_conference", expect_status="open"),
+             stop_before="review_conference", expect_status="open", days_ago=35),
 ]

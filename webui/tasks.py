@@ -36,8 +36,21 @@ def task_page(task_id: str):
     except TaskNotFound:
         return _unavailable("gone", 404, case=task.case, bpmn_id=task.bpmn_id)
     if request.method == "GET":
-        return _page(task, view, build_form(view.schema, to_values(view.schema, view.prefill)))
+        return _page(task, view, build_form(view.schema, to_values(view.schema, _prefill(view))))
     return _submit(task, view)
+
+
+SUGGESTIBLE = ("scheduled_for",)  # fields a link may suggest, e.g. a date offered inside the statutory window
+
+
+def _prefill(view: TaskView) -> dict:
+    """The engine's prefill, plus a suggested value from the query string for known fields."""
+    values = dict(view.prefill)
+    for name in SUGGESTIBLE:
+        suggested = request.args.get(name)
+        if suggested and name in view.schema.get("properties", {}):
+            values[name] = suggested
+    return values
 
 
 def _submit(task: Task, view: TaskView):

@@ -448,3 +448,15 @@ def test_task_assigned_to_someone_else(client, auth, web_app):
     assert "As a manager" in page and re.search(r'<fieldset class="app-plain-fieldset" disabled>', page)
     assert 'id="complete"' not in page
     assert client.post(f"/tasks/{task.id}", data=dict(CADS_ANSWERS, _token=task.token)).status_code == 403
+
+
+def test_a_date_offered_by_the_chairs_page_is_filled_in(client, auth, web_app, db):
+    from store.models import Task
+    from tests.webui.test_chairs import waiting_case
+    case = waiting_case(web_app)
+    task = Task.get((Task.case == case.id) & (Task.bpmn_id == "schedule_icpc"))
+    auth.login_as("conference_chair")
+    plain = client.get(f"/tasks/{task.id}").get_data(as_text=True)
+    suggested = client.get(f"/tasks/{task.id}?scheduled_for=2027-01-12").get_data(as_text=True)
+    assert 'id="scheduled_for-year" name="scheduled_for-year"' in suggested
+    assert 'value="2027"' in suggested and 'value="2027"' not in plain
