@@ -20,3 +20,5 @@ __all__ = [
     "FieldError", "NotPermitted", "TaskChanged", "TaskNotFound", "TaskNotReady", "ValidationFailed",
     "Form", "DEADLINE_KEYS", "Actor", "ChronologyEvent", "StepOutcome", "TaskView",
 ]
+from .progress import ProcessInfo, case_progress, process_index  # noqa: E402
+__all__ += ["ProcessInfo", "case_progress", "process_index"]
