@@ -206,18 +206,22 @@ class CaseEngine:
                  completed_task: TaskView | None = None) -> StepOutcome:
         tasks = [self._view(diagrams, t) for t in _ready_user_tasks(workflow)]
         timers = _waiting_timers(workflow)
-        deadlines = {key: local_date(due) for key, due in timers if key}
+        deadline_timers = _deadline_timers(workflow)
+        deadlines = {key: due for _tid, key, due, fired in deadline_timers if not fired}
         statutory = dict(statutory or {})
         for key, due in deadlines.items():
             if before.deadlines.get(key) != due:
                 statutory[f"{key}_due"] = due
-                events.append(ChronologyEvent("deadline_set", f"Deadline for {key.replace('_', ' ')}: {due.isoformat()}",
-                                              element=key, details={"deadline": key, "due": due.isoformat()}))
-        for key in before.deadlines.keys() - deadlines.keys():
-            if key in _fired_deadlines(workflow, before.timer_ids):
-                events.append(ChronologyEvent("deadline_missed",
-                                              f"Statutory deadline missed: {key.replace('_', ' ')} (escalated)",
-                                              element=key, details={"deadline": key}))
+                events.append(_deadline_set(key, due))
+        for tid, key, due, fired in deadline_timers:
+            if not fired or tid in before.fired_ids:
+                continue
+            if before.deadlines.get(key) != due and key not in deadlines:
+                statutory[f"{key}_due"] = due  # set and passed in one step (a back-dated record)
+                events.append(_deadline_set(key, due))
+            events.append(ChronologyEvent("deadline_missed",
+                                          f"Statutory deadline missed: {key.replace('_', ' ')} (escalated)",
+                                          element=key, details={"deadline": key, "due": due.isoformat()}))
         for view in tasks:
             if view.id not in before.ready_ids:
                 events.append(ChronologyEvent("task_opened", f"{view.name} for {view.role.replace('_', ' ')}",
@@ -238,8 +242,8 @@ class CaseEngine:
 class _Snapshot:
     """What was true before a step, to describe what the step changed."""
 
-    def __init__(self, ready_ids: set[str], deadlines: dict[str, date], timer_ids: set[str]) -> None:
-        self.ready_ids, self.deadlines, self.timer_ids = ready_ids, deadlines, timer_ids
+    def __init__(self, ready_ids: set[str], deadlines: dict[str, date], fired_ids: set[str]) -> None:
+        self.ready_ids, self.deadlines, self.fired_ids = ready_ids, deadlines, fired_ids
 
     @classmethod
     def empty(cls) -> "_Snapshot":
@@ -247,11 +251,15 @@ class _Snapshot:
 
     @classmethod
     def of(cls, workflow: BpmnWorkflow) -> "_Snapshot":
-        timers = [(t, deadline_key(t.task_spec)) for t in _waiting_timer_tasks(workflow)]
+        timers = _deadline_timers(workflow)
         return cls({str(t.id) for t in _ready_user_tasks(workflow)},
-                   {key: local_date(timer_due(t._get_internal_data("event_value")))
-                    for t, key in timers if key and t._get_internal_data("event_value")},
-                   {str(t.id) for t, _ in timers})
+                   {key: due for _tid, key, due, fired in timers if not fired},
+                   {tid for tid, _key, _due, fired in timers if fired})
+
+
+def _deadline_set(key: str, due: date) -> ChronologyEvent:
+    return ChronologyEvent("deadline_set", f"Deadline for {key.replace('_', ' ')}: {due.isoformat()}",
+                           element=key, details={"deadline": key, "due": due.isoformat()})
 
 
 def _guarded(action, element: str):
@@ -303,18 +311,17 @@ def _waiting_timers(workflow: BpmnWorkflow) -> list[tuple[str | None, datetime]]
     return found
 
 
-def _fired_deadlines(workflow: BpmnWorkflow, timer_ids: set[str]) -> set[str]:
-    fired = set()
-    for tid in timer_ids:
-        try:
-            task = workflow.get_task_from_id(UUID(tid))
-        except SpiffWorkflowException:
+def _deadline_timers(workflow: BpmnWorkflow) -> list[tuple[str, str, date, bool]]:
+    """Every statutory deadline timer reached so far: (task id, key, due date, fired?)."""
+    found = []
+    for task in workflow.get_tasks(state=TaskState.WAITING | TaskState.COMPLETED):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if not isinstance(definition, (ClockTimeDate, ClockDurationTimer)):
             continue
-        if task is not None and task.state == TaskState.COMPLETED:
-            key = deadline_key(task.task_spec)
-            if key:
-                fired.add(key)
-    return fired
+        key, value = deadline_key(task.task_spec), task._get_internal_data("event_value")
+        if key and value:
+            found.append((str(task.id), key, local_date(timer_due(value)), task.state == TaskState.COMPLETED))
+    return found
 
 
 def _catches(task, message: str) -> bool:

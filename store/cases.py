@@ -76,7 +76,7 @@ class Safeguarding:
 
     # -- contacts -----------------------------------------------------------------------
     def record_contact(self, payload: dict[str, Any], username: str,
-                       links: dict[int, int] | None = None) -> list[Case]:
+                       links: dict[int, int | None] | None = None) -> list[Case]:
         """Record a contact and start one linked case per child named in it.
 
         ``links`` maps a child's index in ``payload["children"]`` to an existing child's Person id
@@ -282,12 +282,13 @@ class Safeguarding:
                         created_at=to_db(now))
 
 
-def _linked_children(children: list[dict], links: dict[int, int]) -> list[dict]:
-    """The contact's children, each chosen existing record applied as ``existing_person_id``."""
+def _linked_children(children: list[dict], links: dict[int, int | None]) -> list[dict]:
+    """The contact's children with the user's choices applied: an existing record's id as
+    ``existing_person_id``, or None for "a different child" (never merged with a record)."""
     unknown = [FieldError(f"children.{index}", f"child {index + 1}: there is no existing child record {person_id}")
                for index, person_id in sorted(links.items())
-               if not 0 <= index < len(children)
-               or not Person.select().where(Person.id == person_id, Person.kind == "child").exists()]
+               if not 0 <= index < len(children) or (person_id is not None and not Person.select().where(
+                   Person.id == person_id, Person.kind == "child").exists())]
     if unknown:
         raise ValidationFailed(unknown, title="The chosen existing records are not valid")
     return [dict(child, existing_person_id=links[index]) if index in links else child
@@ -296,9 +297,11 @@ def _linked_children(children: list[dict], links: dict[int, int]) -> list[dict]:
 
 # -- queries ---------------------------------------------------------------------------
 def find_child(child_data: dict) -> Person | None:
-    """An existing child record with the same name and date of birth (a re-referral joins it)."""
-    if child_data.get("existing_person_id"):
-        return Person.get_or_none(Person.id == child_data["existing_person_id"], Person.kind == "child")
+    """An existing child record with the same name and date of birth (a re-referral joins it);
+    the record the user chose, or none when they said it is a different child."""
+    if "existing_person_id" in child_data:
+        chosen = child_data["existing_person_id"]
+        return Person.get_or_none(Person.id == chosen, Person.kind == "child") if chosen else None
     if not child_data.get("date_of_birth") or not child_data.get("family_name"):
         return None
     return (Person.select().where(Person.kind == "child",

@@ -178,7 +178,7 @@ def _html_name(field: str, kept: dict[str, list[int]]) -> str:
 def _match_children(payload: dict, values, kept: dict[str, list[int]]):
     """Possible known records per child (by row on the page), the user's choices, and whether any is undecided."""
     matches: dict[int, list] = {}
-    links: dict[int, int] = {}
+    links: dict[int, int | None] = {}
     undecided = False
     for index, child in enumerate(payload["children"]):
         row = kept["children"][index]
@@ -189,6 +189,7 @@ def _match_children(payload: dict, values, kept: dict[str, list[int]]):
         choice = values.get(f"children.{row}.existing", "")
         ids = {str(m["person"].id) for m in found}
         if choice == "new":
+            links[index] = None  # the user says this is a different child: never merge
             continue
         if choice in ids:
             links[index] = int(choice)

@@ -79,3 +79,14 @@ def test_plan_deadlines_first_core_group_and_reviews(engine, diagrams, calendar)
         outcome = complete(engine, diagrams, calendar, outcome, bpmn_id, overrides, day)
     assert outcome.deadlines["next_review"] == date(2027, 10, 9)  # then 6 months after the last review
     assert outcome.reviews == [date(2027, 4, 9)]
+
+
+def test_a_back_dated_referral_records_its_passed_deadline(engine, diagrams):
+    """A contact recorded after its decision deadline has passed still shows that deadline, missed."""
+    from engine import case_seed
+    seed = case_seed("C1", {"id": 1}, date(2026, 12, 1), False, False, False)
+    outcome = engine.start(diagrams, seed, datetime(2026, 12, 14, 9, tzinfo=timezone.utc))
+    assert outcome.statutory["cads_decision_due"] == date(2026, 12, 2)
+    assert "cads_decision" not in outcome.deadlines  # already passed, not waiting
+    assert [e.kind for e in outcome.events].count("deadline_missed") == 1
+    assert any(t.bpmn_id == "escalate_cads_decision" for t in outcome.tasks)

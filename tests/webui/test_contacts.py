@@ -176,6 +176,15 @@ def test_a_different_child_gets_a_new_record(client, auth, db):
     assert not Case.select().order_by(Case.id.desc()).first().re_referral
 
 
+def test_a_different_child_with_the_same_name_and_birth_date_is_not_merged(client, auth, db):
+    auth.login_as("contact_officer")
+    client.post("/contacts/new", data=fields())
+    response = client.post("/contacts/new", data=fields(**{"children.0.existing": "new"}))
+    assert response.status_code == 302
+    assert Person.select().where(Person.kind == "child").count() == 2
+    assert not Case.select().order_by(Case.id.desc()).first().re_referral
+
+
 def test_a_forged_existing_record_is_not_linked(client, auth, db):
     auth.login_as("contact_officer")
     client.post("/contacts/new", data=fields())
