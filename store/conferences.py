@@ -329,3 +329,23 @@ def form_labels(forms: Mapping[str, Any], kind: str) -> dict[str, dict[str, str]
         if form is not None:
             collect(form.schema.get("properties") or {})
     return labels
+
+
+# The field of each holding task's form that records the next review, and the outcome that needs one.
+REVIEW_SUGGESTION = {"icpc": ("icpc", "cp_plan", "first_review_by"),
+                     "review_conference": ("review", "continue_plan", "next_review_by")}
+
+
+def suggested_review_fields(task: Task, today: date) -> dict[str, str]:
+    """For an ICPC or review being recorded: the next review date the rules suggest, counted from
+    the day the conference was booked for (or today), as the form's prefill."""
+    rule = REVIEW_SUGGESTION.get(task.bpmn_id)
+    if rule is None:
+        return {}
+    kind, outcome, field = rule
+    booked = (Conference.select().where(Conference.case == task.case_id, Conference.kind == kind,
+                                        Conference.status == "scheduled")
+              .order_by(Conference.id.desc()).first())
+    held_on = booked.scheduled_for if booked and booked.scheduled_for else today
+    suggested = suggested_next_review(kind, outcome, held_on)
+    return {field: suggested.isoformat()} if suggested else {}

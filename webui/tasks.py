@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from engine import (CaseConflict, FieldError, TaskChanged, TaskNotFound, TaskNotReady, TaskView,
                     ValidationFailed)
 from store.models import Case, Task
+from store.conferences import suggested_review_fields
 from store.taskviews import booking_deadline, last_completion, open_deadlines, task_view
 
 from .access import get_case_or_404, get_task_or_404
@@ -36,16 +37,17 @@ def task_page(task_id: str):
     except TaskNotFound:
         return _unavailable("gone", 404, case=task.case, bpmn_id=task.bpmn_id)
     if request.method == "GET":
-        return _page(task, view, build_form(view.schema, to_values(view.schema, _prefill(view))))
+        return _page(task, view, build_form(view.schema, to_values(view.schema, _prefill(task, view))))
     return _submit(task, view)
 
 
 SUGGESTIBLE = ("scheduled_for",)  # fields a link may suggest, e.g. a date offered inside the statutory window
 
 
-def _prefill(view: TaskView) -> dict:
-    """The engine's prefill, plus a suggested value from the query string for known fields."""
+def _prefill(task: Task, view: TaskView) -> dict:
+    """The engine's prefill, the next review the rules suggest, and a date offered by a link."""
     values = dict(view.prefill)
+    values.update(suggested_review_fields(task, clock().now().date()))
     for name in SUGGESTIBLE:
         suggested = request.args.get(name)
         if suggested and name in view.schema.get("properties", {}):

@@ -460,3 +460,18 @@ def test_a_date_offered_by_the_chairs_page_is_filled_in(client, auth, web_app, d
     suggested = client.get(f"/tasks/{task.id}?scheduled_for=2027-01-12").get_data(as_text=True)
     assert 'id="scheduled_for-year" name="scheduled_for-year"' in suggested
     assert 'value="2027"' in suggested and 'value="2027"' not in plain
+
+
+def test_recording_an_icpc_suggests_the_first_review_from_the_rules(client, auth, web_app, db):
+    from store.models import Conference, Task
+    from tests.webui.test_chairs import book, waiting_case
+    case = waiting_case(web_app)
+    book(web_app, case, date(2026, 12, 17))
+    task = Task.get((Task.case == case.id) & (Task.bpmn_id == "icpc"))
+    assert Conference.get(Conference.case == case.id).scheduled_for == date(2026, 12, 17)
+    auth.login_as("conference_chair")
+    page = client.get(f"/tasks/{task.id}").get_data(as_text=True)
+    review = page[page.index('name="first_review_by-day"'):][:400]
+    assert 'value="17"' in review  # 17 March 2027: three months after the booked ICPC
+    month = page[page.index('name="first_review_by-month"'):][:200]
+    assert 'value="3"' in month
