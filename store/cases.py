@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from peewee import JOIN
 
-from engine import (Actor, CaseConflict, ChronologyEvent, case_seed, CaseEngine, CaseNotFound, Clock, DiagramRegistry, DiagramSet,
+from engine import (Actor, CaseConflict, CaseEngine, CaseNotFound, ChronologyEvent, Clock, DiagramRegistry, DiagramSet,
                     EngineError, FieldError, StepOutcome, TaskNotFound, TaskNotReady, TaskView,
-                    ValidationFailed, parse_date, read_diagram_files, version_of)
+                    ValidationFailed, case_seed, parse_date, read_diagram_files)
 
 from .db import database, is_postgres
 from .models import (Case, CaseState, ChronologyEntry, Conference, Contact, DiagramVersion, Person,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from store.demo import FORM_EXAMPLES, build_form
+from store.demo import FORM_EXAMPLES
 from webui.cli import main
 
 

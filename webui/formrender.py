@@ -4,6 +4,7 @@ Input names are the fields' dotted paths (``attendees.0.name``); a date posts ``
 ``-month`` and ``-year``; a repeating group posts ``_rows:<path>`` with how many rows it showed.
 Blank rows are dropped when parsing, so data indices and row numbers on the page can differ:
 ``Parsed.display_path`` maps an error's data path back to the row the user typed it in.
+Used by the task page and the contact page alike.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any, Iterable, Mapping
 
 from engine import FieldError, Form
 
-BLANK_ROWS = 3  # empty rows offered after the existing ones of a repeating group
+BLANK_ROWS = 3  # empty rows offered after the existing ones of a repeating group (by default)
 MAX_ROWS = 100
 RADIO_LIMIT = 6  # more options than this become a select
 ROWS_PREFIX = "_rows:"
@@ -70,6 +71,11 @@ class Parsed:
     rows: dict[str, int]
     date_parts: dict[str, tuple[str, ...]]
     paths: dict[str, str] = field(default_factory=dict)
+
+    def add_row(self, group: str) -> None:
+        """Offer one more blank row in the repeating group at page path ``group`` (ignored if unknown)."""
+        if group in self.rows:
+            self.rows[group] = min(self.rows[group] + 1, MAX_ROWS)
 
     def display_path(self, data_path: str) -> str:
         """The page path of a data path (row numbers on the page count the blank rows too)."""
@@ -277,30 +283,66 @@ def schema_errors(schema: Mapping[str, Any], data: Any) -> list[FieldError]:
     return Form(str(schema.get("$id") or "form"), schema).errors(data)
 
 
+def page_errors(schema: Mapping[str, Any], parsed: Parsed) -> list[FieldError]:
+    """Answers that could not be read, plus the schema's view of the rest (page paths, so all show at once)."""
+    errors = list(parsed.errors)
+    taken = {e.field for e in errors}
+    for problem in schema_errors(schema, parsed.data):
+        path = parsed.display_path(problem.field)
+        if not any(path == t or path.startswith(t + ".") for t in taken):
+            errors.append(FieldError(path, problem.message))
+    return errors
+
+
 # -- what the page shows -> fields ---------------------------------------------------------
 def build_form(schema: Mapping[str, Any], values: Mapping[str, Any] | None = None,
                errors: Iterable[FieldError] = (), rows: Mapping[str, int] | None = None,
-               date_parts: Mapping[str, tuple[str, ...]] | None = None) -> FormView:
-    """The fields of ``schema`` showing ``values``, each error placed on its field (page paths)."""
-    builder = _Builder(rows or {}, date_parts or {})
+               date_parts: Mapping[str, tuple[str, ...]] | None = None, *,
+               blank_rows: int = BLANK_ROWS, form_id: str = "task-form") -> FormView:
+    """The fields of ``schema`` showing ``values``, each error placed on its field (page paths).
+
+    ``blank_rows``: empty rows a repeating group offers after its own when ``rows`` does not say;
+    ``form_id``: where the error summary points for a problem with no field.
+    """
+    builder = _Builder(rows or {}, date_parts or {}, blank_rows)
     fields = builder.object(schema, values or {}, "", 0)
     summary = []
     for problem in errors:
+        message = _friendly(schema, problem.field, problem.message)  # however the error was found
+        message = message[:1].upper() + message[1:]
         target = builder.nearest(problem.field)
         if target is None:
-            summary.append((-1, {"href": "#task-form", "text": problem.message}))
+            summary.append((-1, {"href": f"#{form_id}", "text": message}))
             continue
-        target.errors.append(problem.message)
+        target.errors.append(message)
         row = builder.row_of(target)
-        text = f"{row.label}: {problem.message}" if row is not None else problem.message
+        text = f"{row.label}: {message}" if row is not None else message
         summary.append((builder.order[target.path], {"href": f"#{target.anchor}", "text": text}))
     summary.sort(key=lambda item: item[0])
     return FormView(fields, [entry for _order, entry in summary])
 
 
+def _friendly(schema: Mapping[str, Any], path: str, message: str) -> str:
+    """'Enter the last name', 'Choose the gender', 'Add at least one child' for a missing answer."""
+    node: Any = schema
+    for part in path.split(".") if path else []:
+        step = (node.get("items") if part.isdigit() else node.get("properties", {}).get(part))
+        node = step if isinstance(step, dict) else {}
+    kind, title = kind_of(node), str(node.get("title") or "")
+    if kind == "group" and message.endswith((" is required", ": give at least 1")):
+        return f"Add at least one {str(node['items'].get('title') or 'row').lower()}"
+    if not title or not message.endswith(" is required"):
+        return message
+    if title.endswith("?"):
+        return f"Answer the question: {title}"
+    verb = "Choose" if kind in ("radios", "select", "yesno", "checkboxes") else "Enter"
+    keep_case = title[1:2].isupper()  # an initialism such as 'NHS number'
+    return f"{verb} the {title if keep_case else title[:1].lower() + title[1:]}"
+
+
 class _Builder:
-    def __init__(self, rows: Mapping[str, int], date_parts: Mapping[str, tuple[str, ...]]) -> None:
-        self.rows, self.date_parts = rows, date_parts
+    def __init__(self, rows: Mapping[str, int], date_parts: Mapping[str, tuple[str, ...]], blank_rows: int) -> None:
+        self.rows, self.date_parts, self.blank_rows = rows, date_parts, blank_rows
         self.by_path: dict[str, Field] = {}
         self.order: dict[str, int] = {}
 
@@ -367,7 +409,7 @@ class _Builder:
     def group(self, item: Field, prop: Mapping[str, Any], rows: list, depth: int) -> None:
         items = prop["items"]
         item.item_label = str(items.get("title") or "Row")
-        count = self.rows.get(item.path, len(rows) + BLANK_ROWS)
+        count = self.rows.get(item.path, len(rows) + self.blank_rows)
         count = max(len(rows), min(count, MAX_ROWS))
         for index in range(count):
             row_path = _join(item.path, index)

@@ -16,7 +16,7 @@ from store.taskviews import booking_deadline, last_completion, open_deadlines, t
 
 from .access import get_case_or_404, get_task_or_404
 from .app import clock, service
-from .formrender import MAX_ROWS, FormView, Parsed, build_form, parse_form, schema_errors, to_values
+from .formrender import FormView, Parsed, build_form, page_errors, parse_form, to_values
 
 bp = Blueprint("tasks", __name__)
 
@@ -64,11 +64,10 @@ def _submit(task: Task, view: TaskView):
     parsed = parse_form(view.schema, request.form)
     group = request.form.get("_add_row")
     if group:  # one more blank row; nothing is checked or saved
-        if group in parsed.rows:
-            parsed.rows[group] = min(parsed.rows[group] + 1, MAX_ROWS)
+        parsed.add_row(group)
         return _page(task, view, _redisplay(view, parsed, []), token=token)
     if parsed.errors:
-        return _page(task, view, _redisplay(view, parsed, _with_schema_errors(view, parsed)), token=token, status=422)
+        return _page(task, view, _redisplay(view, parsed, page_errors(view.schema, parsed)), token=token, status=422)
     try:
         result = service().complete_task(task.id, current_user.username, parsed.data, token=token)
     except ValidationFailed as exc:
@@ -90,17 +89,6 @@ def _submit(task: Task, view: TaskView):
 
 def _redisplay(view: TaskView, parsed: Parsed, errors: list[FieldError]) -> FormView:
     return build_form(view.schema, parsed.values, errors, parsed.rows, parsed.date_parts)
-
-
-def _with_schema_errors(view: TaskView, parsed: Parsed) -> list[FieldError]:
-    """Answers that could not be read, plus the schema's view of the rest (so all show at once)."""
-    errors = list(parsed.errors)
-    taken = {e.field for e in errors}
-    for problem in schema_errors(view.schema, parsed.data):
-        path = parsed.display_path(problem.field)
-        if not any(path == t or path.startswith(t + ".") for t in taken):
-            errors.append(FieldError(path, problem.message))
-    return errors
 
 
 def _page(task: Task, view: TaskView, form: FormView, token: str | None = None, status: int = 200):

@@ -9,7 +9,7 @@ import pytest
 
 from engine import ValidationFailed
 from store import conferences as rules
-from store.demo import SCENARIOS, build_form, contact_payload, demo_child, drive_case
+from store.demo import SCENARIOS, build_form, contact_payload, drive_case
 from store.models import Case, CaseState, ChronologyEntry, Conference, Task, User
 from store.users import add_user
 

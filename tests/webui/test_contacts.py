@@ -10,22 +10,22 @@ from store.demo import SCENARIOS, contact_payload
 from store.models import Case, Contact, Person
 
 AMY = {"given_name": "Amy", "family_name": "Mills", "date_of_birth": "2018-04-09", "gender": "female",
-       "unborn": "false", "ethnicity": "WBRI", "current_location": "At school"}
+       "unborn": "no", "ethnicity": "WBRI", "current_location": "At school"}
 BEN = {"given_name": "Ben", "family_name": "Mills", "date_of_birth": "2020-07-21", "gender": "male",
-       "unborn": "false", "ethnicity": "WBRI", "current_location": "At nursery"}
+       "unborn": "no", "ethnicity": "WBRI", "current_location": "At nursery"}
 
 
-def fields(children=(AMY,), family=({"name": "Dawn Mills", "relationship": "mother", "lives_with_child": "true"},),
+def fields(children=(AMY,), family=({"name": "Dawn Mills", "relationship": "mother", "lives_with_child": "yes"},),
            **overrides) -> dict[str, object]:
     """A complete contact as the browser posts it (dates as day, month and year)."""
     data: dict[str, object] = {
         "received_on": "2026-12-14", "received_time": "10:42", "channel": "professional_line",
-        "professional_line_option": "0", "referrer.type": "professional", "referrer.anonymous": "false",
+        "professional_line_option": "0", "referrer.type": "professional", "referrer.anonymous": "no",
         "referrer.name": "Tom Reid", "referrer.agency": "Rosewood Primary School", "referral_source": "2A",
         "concern": "Amy has a bruise to her cheek.", "concern_types": ["physical_abuse", "domestic_abuse"],
-        "immediate_danger": "false", "consent": "not_sought_risk_of_harm",
+        "immediate_danger": "no", "consent": "not_sought_risk_of_harm",
         "consent_reason": "Asking could put Amy at risk.", "support_so_far": "School nurse involved.",
-        "children-count": str(len(children)), "family_members-count": str(max(len(family), 1)),
+        "_rows:children": str(len(children)), "_rows:family_members": str(max(len(family), 1)),
     }
     for index, child in enumerate(children):
         data.update({f"children.{index}.{k}": v for k, v in child.items()})
@@ -59,8 +59,11 @@ def test_the_form_is_for_front_door_roles_only(client, auth):
                   "Does the referrer want to stay anonymous?", "Children", "Date of birth", "Ethnicity",
                   "Family and important adults", "Where is the child now?", "What are you worried about?",
                   "Is any child in immediate danger?", "Consent to the contact", "Support given so far",
-                  "Time received", 'name="received_on-day" type="text" inputmode="numeric" value="14"'):
+                  "Time received", 'name="received_on-day" type="text" inputmode="numeric" value="14"',
+                  'name="children.0.given_name"', 'name="family_members.0.name"', "Add another child",
+                  "Add another family member", 'name="referrer.anonymous" type="radio" value="yes"'):
         assert label in page, label
+    assert 'name="children.1.given_name"' not in page and 'name="family_members.1.name"' not in page  # one row each
 
 
 def test_a_sibling_group_of_two_creates_two_linked_cases(client, auth, db):
@@ -82,19 +85,19 @@ def test_a_sibling_group_of_two_creates_two_linked_cases(client, auth, db):
 
 def test_add_another_child_re_renders_with_one_more_row(client, auth, db):
     auth.login_as("contact_officer")
-    response = client.post("/contacts/new", data=fields(action="add:children"))
+    response = client.post("/contacts/new", data=fields(_add_row="children"))
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and Case.select().count() == 0
     assert 'name="children.1.given_name"' in page and 'name="children.2.given_name"' not in page
     assert 'value="Amy"' in page  # what was typed is kept
-    assert 'name="children-count" value="2"' in page
-    page = client.post("/contacts/new", data=fields(action="add:family_members")).get_data(as_text=True)
+    assert 'name="_rows:children" value="2"' in page
+    page = client.post("/contacts/new", data=fields(_add_row="family_members")).get_data(as_text=True)
     assert 'name="family_members.1.name"' in page
 
 
 def test_blank_extra_rows_are_ignored(client, auth, db):
     auth.login_as("contact_officer")
-    response = client.post("/contacts/new", data=fields(**{"children-count": "3", "family_members-count": "2"}))
+    response = client.post("/contacts/new", data=fields(**{"_rows:children": "3", "_rows:family_members": "2"}))
     assert response.status_code == 302 and Case.select().count() == 1
 
 
@@ -112,7 +115,8 @@ def test_invalid_contact_shows_field_errors_and_creates_nothing(client, auth, db
     response = client.post("/contacts/new", data={**fields(), **change})
     page = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "There is a problem" in page and f'href="#{field}"' in page  # the error summary links to the field
+    anchor = f"{field}-day" if field.endswith(("received_on", "date_of_birth")) else field  # a date: its first box
+    assert "There is a problem" in page and f'href="#{anchor}"' in page  # the error summary links to the field
     assert f'id="{field}-error"' in page and message in page  # and the field shows its error
     assert Case.select().count() == 0 and Contact.select().count() == 0
 

@@ -254,7 +254,7 @@ def test_invalid_post_shows_each_error_on_its_field_and_changes_nothing(client, 
     assert response.status_code == 422
     assert "govuk-error-summary" in page and "<title>Error:" in page
     assert '<a href="#decided_on-month">Date of decision must include a month</a>' in page
-    assert '<a href="#reasons">Reasons for the decision is required</a>' in page
+    assert '<a href="#reasons">Enter the reasons for the decision</a>' in page
     assert '<a href="#manager_consulted">' in page  # required when the decision is an assessment
     assert 'id="reasons-error"' in page and 'govuk-form-group--error" data-field="decided_on"' in page
     assert 'value="Typed but kept"' in page and 'name="decided_on-day" type="text" inputmode="numeric" value="14"' in page
@@ -270,7 +270,7 @@ def test_rules_beyond_the_schema_show_on_their_field(client, auth, web_app):
                                                        "decided_on-year": "2027"})
     response = client.post(f"/tasks/{task.id}", data=answers)
     assert response.status_code == 422
-    assert '<a href="#decided_on-day">decided on cannot be in the future' in response.get_data(as_text=True)
+    assert '<a href="#decided_on-day">Decided on cannot be in the future' in response.get_data(as_text=True)
 
 
 def test_repeating_group_add_row_re_renders_without_saving(client, auth, web_app):
@@ -304,7 +304,7 @@ def test_repeating_group_rows_complete_a_strategy_discussion(client, auth, web_a
         form.setlist(key, [value])
     response = client.post(f"/tasks/{task.id}", data=form)  # row 1 blank, row 2 has no role
     assert response.status_code == 422
-    assert '<a href="#attendees-2-role">Person 3: Role is required</a>' in response.get_data(as_text=True)
+    assert '<a href="#attendees-2-role">Person 3: Choose the role</a>' in response.get_data(as_text=True)
     form.setlist("attendees.2.role", ["police"])
     assert client.post(f"/tasks/{task.id}", data=form).status_code == 302
     entry = ChronologyEntry.get(ChronologyEntry.case == case.id, ChronologyEntry.element == "strategy_discussion",

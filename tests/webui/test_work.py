@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
-
 from store.demo import SCENARIOS, contact_payload
 
 
