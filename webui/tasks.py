@@ -150,8 +150,9 @@ _ITALIC = re.compile(r"(?<![\w*])\*([^*\n]+?)\*(?![\w*])")
 
 
 def instructions_html(text: str) -> Markup:
-    """Instructions as escaped text: paragraphs, line breaks, **bold** and *emphasis*; never raw HTML."""
+    """Instructions as escaped text, read like Markdown: blank lines part paragraphs, a single line
+    break is a space (diagram text wraps), **bold** and *emphasis*; never raw HTML."""
     escaped = str(escape((text or "").strip()))
     escaped = _ITALIC.sub(r"<em>\1</em>", _BOLD.sub(r"<strong>\1</strong>", escaped))
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", escaped) if p.strip()]
-    return Markup("".join(f'<p class="govuk-body">{p.replace(chr(10), "<br>")}</p>' for p in paragraphs))
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", escaped) if p.strip()]
+    return Markup("".join(f'<p class="govuk-body">{p}</p>' for p in paragraphs))
