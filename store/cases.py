@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
+from peewee import fn
 
 from engine import (Actor, CaseConflict, CaseEngine, CaseNotFound, ChronologyEvent, Clock, DiagramRegistry, DiagramSet,
                     EngineError, FieldError, StepOutcome, TaskNotFound, TaskNotReady, TaskView,
@@ -51,15 +52,17 @@ class Safeguarding:
         """Load (checking everything) and record a diagram set; new cases start on the newest."""
         files = files if files is not None else read_diagram_files(*( [self.diagram_dir] if self.diagram_dir else []))
         diagrams = self.registry.load(files)
+        now = to_db(self.clock.now())
         with database.atomic():
             DiagramVersion.get_or_create(version=diagrams.version, defaults={
-                "files": files, "created_at": to_db(self.clock.now()), "created_by": by})
+                "files": files, "created_at": now, "created_by": by, "published_at": now, "published_by": by})
         return diagrams
 
     def current_diagrams(self) -> DiagramSet:
-        """The newest published diagram set (loading the shipped one on first use)."""
+        """The newest published diagram set by publication (loading the shipped one on first use)."""
         row = DiagramVersion.select().where(DiagramVersion.status == "published") \
-            .order_by(DiagramVersion.created_at.desc()).first()
+            .order_by(fn.COALESCE(DiagramVersion.published_at, DiagramVersion.created_at).desc(),
+                      DiagramVersion.created_at.desc()).first()
         if row is None:
             return self.publish_diagrams()
         return self.diagrams_for(row.version)

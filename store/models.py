@@ -54,7 +54,15 @@ class DiagramVersion(BaseModel):
     files = JSONField()
     created_at = DateTimeField()
     created_by = CharField(null=True)
-    status = CharField(default="published", max_length=20)
+    status = CharField(default="published", max_length=20)  # draft, published, retired
+    note = TextField(null=True)
+    published_at = DateTimeField(null=True)
+    published_by = CharField(null=True, max_length=80)
+
+    @property
+    def label(self) -> str:
+        """The owner's note for the version, or its short hash."""
+        return (self.note or "").strip().splitlines()[0] if (self.note or "").strip() else self.version
 
 
 class Person(BaseModel):
@@ -214,13 +222,40 @@ class Conference(BaseModel):
         return list((self.details or {}).get("invitees") or [])
 
 
+class CaseMigration(BaseModel):
+    """A case moved to another diagram version: enough to move it back."""
+
+    case = ForeignKeyField(Case, backref="migrations", on_delete="CASCADE")
+    from_version = CharField(max_length=32)
+    to_version = CharField(max_length=32)
+    previous_state = TextField()
+    case_version = IntegerField()  # the case row's version right after the move
+    at = DateTimeField()
+    by = CharField(max_length=80)
+    rolled_back_at = DateTimeField(null=True)
+
+
 ALL_MODELS = [Team, User, UserRole, DiagramVersion, Person, Contact, Case, CaseState, Task,
-              ChronologyEntry, ReviewConference, Conference]
+              ChronologyEntry, ReviewConference, Conference, CaseMigration]
 
 
 def create_schema() -> None:
-    """Create every table and index that does not exist yet."""
+    """Create every table and index that does not exist yet (and columns added since)."""
     database.create_tables(ALL_MODELS, safe=True)
+    _add_missing_columns(DiagramVersion, ("note", "published_at", "published_by"))
+
+
+def _add_missing_columns(model, names) -> None:
+    """Add nullable columns that an older database lacks (a database made before they existed)."""
+    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+    table = model._meta.table_name
+    present = {c.name for c in database.get_columns(table)}
+    missing = [n for n in names if n not in present]
+    if not missing:
+        return
+    from .db import is_postgres
+    migrator = PostgresqlMigrator(database.obj) if is_postgres() else SqliteMigrator(database.obj)
+    migrate(*[migrator.add_column(table, name, model._meta.fields[name]) for name in missing])
 
 
 # API tokens live beside their functions in store/tokens.py; imported here so create_schema makes the table.

@@ -2,27 +2,13 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, time, timezone
+from datetime import datetime
 
 import pytest
 
-from engine import Actor, case_seed
+from engine import Actor
 from store.demo import SCENARIOS, Scenario, build_form
-
-ROLES = frozenset({"cads_social_worker", "cads_manager", "mash_police", "mash_health", "mash_education",
-                   "mash_probation", "social_worker", "team_manager", "conference_chair",
-                   "family_help_practitioner", "lado", "contact_officer"})
-WORKER = Actor("tester", ROLES)
-REFERRAL = date(2026, 12, 14)
-
-
-def at(day: date, hour: int = 10) -> datetime:
-    return datetime.combine(day, time(hour, 0), tzinfo=timezone.utc)
-
-
-def start(engine, diagrams, immediate=False, referral=REFERRAL):
-    child = {"id": 1, "given_name": "Amy", "family_name": "Mills", "date_of_birth": "2018-04-09", "unborn": False}
-    return engine.start(diagrams, case_seed("C000001", child, referral, immediate, False, False), at(referral))
+from store.dryrun import REFERRAL, WORKER, at, drive as _drive, start
 
 
 def assert_round_trip(engine, diagrams, state: str, now: datetime) -> None:
@@ -35,28 +21,9 @@ def assert_round_trip(engine, diagrams, state: str, now: datetime) -> None:
 
 def drive(engine, diagrams, calendar, scenario: Scenario, referral=REFERRAL, request_strategy_after=None,
           diagrams_for_step=None):
-    """Run a scenario to its end on the engine alone; returns (outcome, completed task ids).
-
-    ``diagrams_for_step()`` may give each step its own parse of the diagrams (a fresh process).
-    """
-    outcome = start(engine, diagrams, bool(scenario.contact.get("immediate_danger")), referral)
-    today, used, done = referral, {}, []
-    assert_round_trip(engine, diagrams, outcome.state, at(today))
-    for _ in range(80):
-        task = next((t for t in outcome.tasks if scenario.wants(t.bpmn_id)), None)
-        if task is None:
-            break
-        today = calendar.add_working_days(today, 1)
-        form = build_form(task.form_name, scenario.overrides(task.bpmn_id, used), today, calendar, task.prefill)
-        step_diagrams = diagrams_for_step() if diagrams_for_step else diagrams
-        outcome = engine.complete(step_diagrams, outcome.state, task.id, WORKER, form, at(today), token=task.token)
-        done.append(task.bpmn_id)
-        assert_round_trip(engine, diagrams, outcome.state, at(today))
-        if request_strategy_after == task.bpmn_id:
-            request_strategy_after = None
-            outcome = engine.request_strategy_discussion(diagrams, outcome.state, WORKER, "New injury", at(today))
-            assert_round_trip(engine, diagrams, outcome.state, at(today))
-    return outcome, done
+    """The shared driver (store.dryrun.drive), checking that every saved state round-trips."""
+    return _drive(engine, diagrams, calendar, scenario, referral, request_strategy_after, diagrams_for_step,
+                  after_step=lambda d, state, now: assert_round_trip(engine, d, state, now))
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
