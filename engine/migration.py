@@ -6,7 +6,7 @@ Active tasks keep their ids, data and timer due dates; what follows them is pred
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.util.task import TaskState
@@ -26,12 +26,12 @@ class CannotMigrate(EngineError):
 
 
 def can_migrate(engine: CaseEngine, old: DiagramSet, new: DiagramSet, state: str,
-                now: datetime | None = None) -> tuple[bool, str]:
+                now: datetime) -> tuple[bool, str]:
     """Whether a case in ``state`` on ``old`` can move to ``new``, and why (not); tries the move in memory."""
     if old.version == new.version:
         return False, "the case is already on this version"
     try:
-        _migrated(engine, old, new, state, now or datetime.now(timezone.utc))
+        _migrated(engine, old, new, state, now)
     except CannotMigrate as exc:
         return False, str(exc)
     except EngineError as exc:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 
@@ -11,6 +12,8 @@ from store.demo import build_form
 from store.dryrun import REFERRAL, WORKER, at, dry_run, start
 
 from .migration_helpers import with_home_visit, renaming
+
+NOW = datetime(2026, 12, 14, 12, tzinfo=timezone.utc)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +31,7 @@ def complete(engine, diagrams, outcome, bpmn_id, calendar, **overrides):
 def test_a_case_at_the_cads_decision_moves_and_reaches_the_new_task(engine, diagrams, home_visit_set, calendar):
     outcome = start(engine, diagrams)
     [decision] = outcome.tasks
-    assert can_migrate(engine, diagrams, home_visit_set, outcome.state) == (True, "no active task was removed or changed")
+    assert can_migrate(engine, diagrams, home_visit_set, outcome.state, NOW) == (True, "no active task was removed or changed")
     moved = migrate(engine, diagrams, home_visit_set, outcome.state, at(REFERRAL))
     assert moved.diagram_version == home_visit_set.version
     assert [t.id for t in moved.tasks] == [decision.id]  # the same task, kept with its id
@@ -52,7 +55,7 @@ def test_the_deadline_timer_keeps_its_due_date(engine, diagrams, home_visit_set)
 def test_a_case_whose_active_task_was_removed_cannot_move(engine, diagrams, diagram_files):
     renamed = load_diagram_set(renaming(diagram_files, "cads_triage.bpmn", "cads_decision", "triage_decision"))
     outcome = start(engine, diagrams)
-    movable, reason = can_migrate(engine, diagrams, renamed, outcome.state)
+    movable, reason = can_migrate(engine, diagrams, renamed, outcome.state, NOW)
     assert not movable
     assert "cads_decision" in reason and ("removed" in reason or "changed" in reason)
     with pytest.raises(CannotMigrate):
@@ -61,7 +64,7 @@ def test_a_case_whose_active_task_was_removed_cannot_move(engine, diagrams, diag
 
 def test_a_case_on_the_same_version_is_not_moved(engine, diagrams):
     outcome = start(engine, diagrams)
-    assert can_migrate(engine, diagrams, diagrams, outcome.state)[0] is False
+    assert can_migrate(engine, diagrams, diagrams, outcome.state, NOW)[0] is False
 
 
 def test_dry_run_passes_the_shipped_set_and_a_set_with_a_new_task(engine, diagrams, home_visit_set):
@@ -91,5 +94,5 @@ def test_a_case_inside_a_changed_process_at_a_changed_task_cannot_move(engine, d
     outcome = complete(engine, diagrams, outcome, "cads_decision", calendar, decision="assessment")
     outcome = complete(engine, diagrams, outcome, "feedback_to_referrer", calendar)
     assert [t.bpmn_id for t in outcome.tasks] == ["assessment"]
-    movable, reason = can_migrate(engine, diagrams, home_visit_set, outcome.state)
+    movable, reason = can_migrate(engine, diagrams, home_visit_set, outcome.state, NOW)
     assert not movable and "assessment_process: active task assessment" in reason and "changed" in reason
