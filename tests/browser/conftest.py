@@ -14,6 +14,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+class LiveServer(str):
+    """The server's base URL, carrying the app for tests that set data up directly."""
+
+    app = None
+
+
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory, registry, engine):
     """The real app (real clock) on a free loopback port, with demo users signed in by password."""
@@ -33,7 +39,9 @@ def live_server(tmp_path_factory, registry, engine):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    url = LiveServer(f"http://127.0.0.1:{server.server_port}")
+    url.app = app
+    yield url
     server.shutdown()
     thread.join(timeout=10)
 
