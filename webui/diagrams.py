@@ -17,19 +17,22 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from engine import DiagramError, EngineError, Form, ValidationFailed
 from engine.checks import Problem
 
+from store import versions
+
 from .app import service
 from .formrender import build_form
 
 bp = Blueprint("diagrams", __name__, url_prefix="/diagrams")
 BPMN_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,80}\.bpmn$")
 FORM_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,80}\.json$")
+NEW_FORM = json.dumps({  # where a new task form starts: one date and one long answer
+    "$schema": "https://json-schema.org/draft/2020-12/schema", "title": "New form",
+    "description": "What this task records", "type": "object", "additionalProperties": False,
+    "required": ["held_on", "notes"],
+    "properties": {"held_on": {"type": "string", "format": "date", "title": "Date it happened"},
+                   "notes": {"type": "string", "minLength": 1, "maxLength": 10000, "x-widget": "textarea",
+                             "title": "What happened"}}}, indent=2)
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # the same limit as engine.diagrams.MAX_FILE_BYTES
-
-
-def versions():
-    """The backend (imported on use, so the rest of the app runs while it is being written)."""
-    from store import versions as module
-    return module
 
 
 @bp.before_request
@@ -44,30 +47,30 @@ def _version_row(version: str):
     """The stored version or 404."""
     if not re.match(r"^[0-9a-f]{1,32}$", version):
         abort(404, f"There is no diagram version {version}")
-    return versions().get_version(version)
+    return versions.get_version(version)
 
 
 def _files(version: str) -> dict[str, str]:
     _version_row(version)
-    return dict(versions().download(version))
+    return dict(versions.download(version))
 
 
 def _newest_published() -> Any | None:
     """The version new cases start on (the shipped set is stored as the first, as on a first contact)."""
-    newest = versions().current_version()
+    newest = versions.current_version()
     if newest is None:
         service().current_diagrams()
-        newest = versions().current_version()
+        newest = versions.current_version()
     return newest
 
 
 def _check(files: dict[str, str]) -> list:
-    return versions().check_version(files, service=service())
+    return versions.check_version(files, service=service())
 
 
 def _save(files: dict[str, str], note: str, replaces: str | None = None) -> str:
     """Store files as a draft (replacing the draft they were edited from); the new version's hash."""
-    return versions().save_draft(files, current_user.username, note=note, replaces=replaces,
+    return versions.save_draft(files, current_user.username, note=note, replaces=replaces,
                                  service=service()).version
 
 
@@ -117,9 +120,9 @@ def index():
 def _index(upload_error: str | None = None, problems: list | None = None, new_error: str | None = None,
            status: int = 200):
     newest = _newest_published()
-    rows = list(versions().list_versions())
-    files = sorted(versions().download(newest.version)) if newest is not None else []
-    cases = {r.version: versions().open_cases(r.version) for r in rows}
+    rows = list(versions.list_versions())
+    files = sorted(versions.download(newest.version)) if newest is not None else []
+    cases = {r.version: versions.open_cases(r.version) for r in rows}
     return render_template("diagrams/index.html", rows=rows, newest=newest, files=files, cases=cases,
                            upload_error=upload_error, problems=_grouped(problems or []),
                            new_error=new_error), status
@@ -139,7 +142,7 @@ def upload():
     if error:
         return _index(error, status=413 if len(data) > MAX_UPLOAD_BYTES else 422)
     newest = _newest_published()
-    files = dict(versions().download(newest.version)) if newest is not None else {}
+    files = dict(versions.download(newest.version)) if newest is not None else {}
     files[upload_file.filename] = text
     problems = _check(files)
     if problems:
@@ -167,7 +170,7 @@ def new():
         return _index(new_error="Enter a process id of lower-case letters, numbers and '_' (for example "
                                 "family_group_conference)", status=422)
     newest = _newest_published()
-    files = dict(versions().download(newest.version)) if newest is not None else {}
+    files = dict(versions.download(newest.version)) if newest is not None else {}
     filename = f"{process_id}.bpmn"
     if filename in files:
         return _index(new_error=f"There is already a diagram {filename}", status=422)
@@ -191,7 +194,7 @@ def download(version: str, filename: str):
 def retire(version: str):
     """Retire a version: no new cases start on it."""
     _version_row(version)
-    versions().retire(version, current_user.username)
+    versions.retire(version, current_user.username)
     flash(f"Retired version {version}")
     return redirect(url_for("diagrams.index"))
 
@@ -265,9 +268,10 @@ def form_editor(version: str, formname: str):
     """Edit a form's JSON Schema with a preview of the task page; Save stores it in a new draft."""
     files = _files(version)
     key = f"forms/{formname}"
-    if not FORM_NAME.match(formname) or key not in files:
+    new_form = key not in files and request.values.get("new") == "1"
+    if not FORM_NAME.match(formname) or (key not in files and not new_form):
         abort(404, f"Version {version} has no form {formname}")
-    text, status, problems = files[key], 200, []
+    text, status, problems = (NEW_FORM if new_form else files[key]), 200, []
     if request.method == "POST":
         text = (request.form.get("schema") or "").replace("\r\n", "\n")
     preview, error = _form_preview(text)
@@ -284,6 +288,18 @@ def form_editor(version: str, formname: str):
             return redirect(url_for("diagrams.form_editor", version=saved, formname=formname))
     return render_template("diagrams/form.html", row=_version_row(version), formname=formname, text=text,
                            preview=preview, error=error, problems=problems), status
+
+
+@bp.route("/forms/new")
+def new_form():
+    """Open the form editor on a new form file in the newest published version."""
+    formname = (request.args.get("formname") or "").strip()
+    if not formname.endswith(".json"):
+        formname += ".json"
+    if not FORM_NAME.match(formname):
+        abort(400, "A form file name uses letters, digits, '_' or '-' and ends in .json")
+    version = _newest_published().version
+    return redirect(url_for("diagrams.form_editor", version=version, formname=formname, new="1"))
 
 
 @bp.route("/forms/preview", methods=["POST"])
@@ -308,7 +324,7 @@ def publish(version: str):
     """Publish after every check; a refusal shows the problems, success shows the migration plan."""
     row = _version_row(version)
     try:
-        versions().publish(version, current_user.username, service=service())
+        versions.publish(version, current_user.username, service=service())
     except EngineError as exc:
         problems = _problems_of(exc)
         return render_template("diagrams/check.html", row=row, problems=_grouped(problems), count=len(problems),
@@ -323,15 +339,15 @@ def migration(version: str):
     row = _version_row(version)
     results = None
     if request.method == "POST":
-        results = versions().migrate_all(version, current_user.username, service=service())
-    plan = versions().migration_plan(version, service=service())
+        results = versions.migrate_all(version, current_user.username, service=service())
+    plan = versions.migration_plan(version, service=service())
     return render_template("diagrams/migrate.html", row=row, plan=plan, results=results)
 
 
 @bp.route("/rollback/<int:case_id>", methods=["POST"])
 def rollback(case_id: int):
     """Move a migrated case back to the version it was on."""
-    versions().rollback_case(case_id, current_user.username, service=service())
+    versions.rollback_case(case_id, current_user.username, service=service())
     flash(f"Case {case_id} is back on its previous version")
     back = request.form.get("version")
     if back and re.match(r"^[0-9a-f]{1,32}$", back):

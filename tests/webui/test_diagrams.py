@@ -317,3 +317,20 @@ def test_a_draft_cannot_be_retired_and_unknown_versions_are_404(client, owner, d
     assert client.post(f"/diagrams/retire/{owner}").status_code == 409  # the only published version
     assert client.get("/diagrams/check/0123456789abcdef").status_code == 404
     assert client.get("/diagrams/edit/not-a-version/assessment.bpmn").status_code == 404
+
+
+def test_a_new_form_starts_from_a_template_and_saves_into_a_draft(client, auth, db):
+    from store.versions import download, list_versions
+    auth.login_as("process_owner")
+    response = client.get("/diagrams/forms/new?formname=home_visit")
+    assert response.status_code == 302 and "new=1" in response.headers["Location"]
+    page = client.get(response.headers["Location"])
+    assert page.status_code == 200 and "Date it happened" in page.get_data(as_text=True)
+    text = page.get_data(as_text=True)
+    schema = text[text.index("{", text.index('name="schema"')):text.index("</textarea>")]
+    import html
+    saved = client.post(response.headers["Location"], data={"schema": html.unescape(schema), "action": "save"})
+    assert saved.status_code == 302
+    draft = next(v for v in list_versions() if v.status == "draft")
+    assert "forms/home_visit.json" in download(draft.version)
+    assert client.get("/diagrams/forms/new?formname=../etc").status_code == 400
