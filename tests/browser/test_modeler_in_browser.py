@@ -57,3 +57,22 @@ def test_the_form_preview_follows_the_owner_typing(live_server, page, artifacts)
     page.fill("#schema", '{"type": "object", "properties": ')
     page.wait_for_selector("#preview-error:has-text('not valid JSON')")
     page.screenshot(path=str(artifacts / "form-editor.png"), full_page=True)
+
+
+def test_conditions_and_called_processes_are_editable_in_the_panel(live_server, page):
+    page.goto(f"{live_server}/login")
+    page.fill("#username", "owner.pat")
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.goto(f"{live_server}/diagrams/")
+    page.click("#files a[href$='/safeguarding_case.bpmn']:has-text('Edit')")
+    page.wait_for_selector("#modeler[data-ready='true']")
+    flow = page.evaluate("""() => window.appModeler.get('elementRegistry').filter(
+        (e) => e.type === 'bpmn:SequenceFlow' && e.businessObject.conditionExpression
+               && e.businessObject.conditionExpression.body === "route == 'assessment'")[0].id""")
+    page.evaluate(f"() => window.appModeler.get('selection').select(window.appModeler.get('elementRegistry').get('{flow}'))")
+    page.click(".bio-properties-panel-group-header:has-text('Safeguarding')")
+    assert page.locator("input[name='spiff-condition']").input_value() == "route == 'assessment'"
+    page.evaluate("() => window.appModeler.get('selection').select(window.appModeler.get('elementRegistry').get('call_lado'))")
+    page.wait_for_selector("input[name='spiff-calledElement']")
+    assert page.locator("input[name='spiff-calledElement']").input_value() == "lado"

@@ -1,5 +1,6 @@
 // A "Safeguarding" group in the properties panel for what the engine reads from spiffworkflow
-// extension elements: a user task's form, due date, assigned role and instructions; a timer's deadline.
+// extension elements (a user task's form, due date, assigned role and instructions; a timer's
+// deadline) and the attributes the standard panel leaves out (conditions, called process, scripts).
 import { h } from "@bpmn-io/properties-panel/preact";
 import { TextAreaEntry, TextFieldEntry, isTextAreaEntryEdited, isTextFieldEntryEdited } from "@bpmn-io/properties-panel";
 import { useService } from "bpmn-js-properties-panel";
@@ -86,6 +87,41 @@ function InstructionsEntry(props) {
   });
 }
 
+function AttributeEntry(props) {
+  // A plain attribute of the element: a call activity's calledElement, a script task's script,
+  // or the body of a sequence flow's condition (Python, evaluated by the restricted evaluator).
+  const { element, id, label, description, read, write, multiline } = props;
+  const modeling = useService("modeling");
+  const moddle = useService("moddle");
+  const debounce = useService("debounceInput");
+  const bo = getBusinessObject(element);
+  return h(multiline ? TextAreaEntry : TextFieldEntry, {
+    element, id, label, description, debounce, rows: multiline ? 6 : undefined,
+    getValue: () => read(bo) || "",
+    setValue: (value) => modeling.updateProperties(element, write(moddle, (value || "").trim())),
+  });
+}
+
+const ATTRIBUTE_ENTRIES = [
+  {
+    id: "spiff-condition", applies: (element) => is(element, "bpmn:SequenceFlow") && element.source
+      && (is(element.source, "bpmn:ExclusiveGateway") || is(element.source, "bpmn:InclusiveGateway")),
+    label: "Condition (Python expression)", description: "For example route == 'assessment'; leave empty on the default flow",
+    read: (bo) => bo.conditionExpression && bo.conditionExpression.body,
+    write: (moddle, value) => ({ conditionExpression: value ? moddle.create("bpmn:FormalExpression", { body: value }) : undefined }),
+  },
+  {
+    id: "spiff-calledElement", applies: (element) => is(element, "bpmn:CallActivity"),
+    label: "Called process (process id)", description: "The id of a process in another diagram of this set",
+    read: (bo) => bo.calledElement, write: (_moddle, value) => ({ calledElement: value || undefined }),
+  },
+  {
+    id: "spiff-script", applies: (element) => is(element, "bpmn:ScriptTask"), multiline: true,
+    label: "Script (Python)", description: "Assign whole top-level keys; no imports",
+    read: (bo) => bo.script, write: (_moddle, value) => ({ script: value || undefined, scriptFormat: "python" }),
+  },
+];
+
 function isTimer(element) {
   const bo = getBusinessObject(element);
   return is(element, "bpmn:Event") && (bo.eventDefinitions || []).some((d) => is(d, "bpmn:TimerEventDefinition"));
@@ -101,6 +137,9 @@ function entriesFor(element) {
   if (is(element, "bpmn:UserTask") || is(element, "bpmn:ManualTask")) {
     entries.push({ id: "spiff-instructions", component: InstructionsEntry, isEdited: isTextAreaEntryEdited });
   }
+  ATTRIBUTE_ENTRIES.filter((entry) => entry.applies(element)).forEach((entry) => entries.push({
+    ...entry, component: AttributeEntry, isEdited: entry.multiline ? isTextAreaEntryEdited : isTextFieldEntryEdited,
+  }));
   if (isTimer(element)) {
     entries.push({
       id: "spiff-deadline", component: PropertyEntry, isEdited: isTextFieldEntryEdited, name: "deadline",
