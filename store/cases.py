@@ -145,7 +145,7 @@ class Safeguarding:
         task_row = find_task(task_id)
         now = self.clock.now()
         with database.atomic():
-            case = self._lock_case(task_row.case_id)
+            case = lock_case(task_row.case_id)
             current = Task.get_or_none(Task.id == task_row.id)
             if current is None:
                 raise CaseConflict(f"task {task_row.name} was already completed or cancelled")
@@ -208,7 +208,7 @@ class Safeguarding:
             raise EngineError(f"{username} cannot call a strategy discussion (social worker or team manager only)")
         now = self.clock.now()
         with database.atomic():
-            case = self._lock_case(case_id)
+            case = lock_case(case_id)
             diagrams = self.diagrams_for(case.diagram_version_id)
             outcome = self.engine.request_strategy_discussion(diagrams, CaseState.get_by_id(case.id).state,
                                                               actor, reason, now)
@@ -237,15 +237,6 @@ class Safeguarding:
         return moved
 
     # -- writing ------------------------------------------------------------------------
-    def _lock_case(self, case_id: int) -> Case:
-        query = Case.select().where(Case.id == case_id)
-        if is_postgres():
-            query = query.for_update()
-        case = query.first()
-        if case is None:
-            raise CaseNotFound(f"no case {case_id}")
-        return case
-
     def _write(self, case: Case, outcome: StepOutcome, actor: str, now: datetime, expected_version: int) -> None:
         """Write one step's results; zero rows on the version check means someone else won."""
         values: dict[Any, Any] = {Case.version: Case.version + 1, Case.updated_at: to_db(now),
@@ -295,6 +286,17 @@ def _linked_children(children: list[dict], links: dict[int, int | None]) -> list
         raise ValidationFailed(unknown, title="The chosen existing records are not valid")
     return [dict(child, existing_person_id=links[index]) if index in links else child
             for index, child in enumerate(children)]
+
+
+def lock_case(case_id: int) -> Case:
+    """The case row for a unit of work (locked on PostgreSQL; SQLite's write lock is already held)."""
+    query = Case.select().where(Case.id == case_id)
+    if is_postgres():
+        query = query.for_update()
+    case = query.first()
+    if case is None:
+        raise CaseNotFound(f"no case {case_id}")
+    return case
 
 
 # -- queries ---------------------------------------------------------------------------

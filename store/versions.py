@@ -19,8 +19,8 @@ from engine.checks import Problem, check_diagram_files
 from engine.diagrams import parse_xml
 from engine.migration import CannotMigrate, can_migrate, migrate, restored_outcome
 
-from .cases import Safeguarding
-from .db import database, is_postgres
+from .cases import Safeguarding, lock_case
+from .db import database
 from .dryrun import dry_run
 from .models import Case, CaseMigration, CaseState, DiagramVersion
 from .timeutil import to_db
@@ -269,20 +269,10 @@ def migrate_all(to_version: str, by: str, service: Safeguarding | None = None) -
     return results
 
 
-def _lock(case_id: int) -> Case:
-    query = Case.select().where(Case.id == case_id)
-    if is_postgres():
-        query = query.for_update()
-    case = query.first()
-    if case is None:
-        raise CaseNotFound(f"no case {case_id}")
-    return case
-
-
 def _migrate_case(service: Safeguarding, case_id: int, target, by: str) -> None:
     now = service.clock.now()
     with database.atomic():
-        case = _lock(case_id)
+        case = lock_case(case_id)
         if case.status != "open":
             raise CaseConflict(f"case {case.reference} is closed")
         if case.diagram_version_id == target.version:
@@ -308,7 +298,7 @@ def rollback_case(case_id: int, by: str, service: Safeguarding | None = None) ->
     service = _service(service)
     now = service.clock.now()
     with database.atomic():
-        case = _lock(case_id)
+        case = lock_case(case_id)
         last = (CaseMigration.select().where(CaseMigration.case == case.id, CaseMigration.rolled_back_at.is_null())
                 .order_by(CaseMigration.id.desc()).first())
         if last is None or last.to_version != case.diagram_version_id:

@@ -82,3 +82,16 @@ def app(db_url, clock, registry, engine):
 def users(app):
     from store.demo import ensure_demo_users
     return ensure_demo_users(app.service, password=None)  # argon2 hashing is slow by design
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    """Run the safeguarding command in-process on a fresh SQLite file; returns (code, stdout, stderr)."""
+    from webui.cli import main
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+
+    def run(*args):
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run

@@ -9,18 +9,6 @@ from pathlib import Path
 import pytest
 
 from store.demo import FORM_EXAMPLES
-from webui.cli import main
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-
-    def run(*args):
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, out, err
-    return run
 
 
 def write(tmp_path, name, data):

@@ -4,23 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from engine import read_diagram_files
 from store.demo import FORM_EXAMPLES
 from tests.engine.migration_helpers import with_home_visit
-from webui.cli import main
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-
-    def run(*args):
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, out, err
-    return run
 
 
 def write_set(directory: Path, files: dict[str, str]) -> Path:
