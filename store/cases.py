@@ -22,6 +22,7 @@ from .models import (Case, CaseState, ChronologyEntry, Conference, Contact, Diag
                      ReviewConference, Task, User)
 from .timeutil import to_db
 from .users import actor_for, get_user
+from . import audit  # noqa: I001 - after .models, which registers the audit tables
 
 SCHEDULING_TASKS = {"schedule_icpc": ("icpc", "icpc_due"), "schedule_review": ("review", "next_review_due"),
                     "schedule_contextual_conference": ("contextual", None)}
@@ -110,6 +111,9 @@ class Safeguarding:
                               created_at=to_db(now))
             cases = [self._start_case(diagrams, contact, child, referral_date, anonymous, actor, now)
                      for child in children]
+            audit.record(user.username, "change", "contact", contact.id, now,
+                         {"action": "contact recorded", "cases": [c.id for c in cases],
+                          "fields": sorted(payload)})
         return cases
 
     def _start_case(self, diagrams: DiagramSet, contact: Contact, child_data: dict, referral_date: date,
@@ -257,6 +261,8 @@ class Safeguarding:
             ChronologyEntry.create(case=case, at=to_db(now), actor=event.actor or actor, kind=event.kind,
                                    element=event.element, summary=event.summary, details=event.details,
                                    task_id=event.details.get("task_id") if event.kind == "task_completed" else None)
+        audit.record(actor, "change", "case", case.id, now, _audit_detail(case, outcome, expected_version + 1),
+                     case_id=case.id, address="worker" if actor == "system" else None)
 
     def _project_tasks(self, case: Case, tasks: list[TaskView], now: datetime) -> None:
         existing = {t.id: t for t in Task.select().where(Task.case == case.id)}
@@ -273,6 +279,21 @@ class Safeguarding:
             Task.create(id=view.id, case=case.id, bpmn_id=view.bpmn_id, name=view.name, role=view.role,
                         assignee=assignee, due=view.due, token=view.token, form_name=view.form_name,
                         created_at=to_db(now))
+
+
+def _audit_detail(case: Case, outcome: StepOutcome, version: int) -> dict[str, Any]:
+    """What one step changed, for the audit: the task and its form's field names, never the values."""
+    detail: dict[str, Any] = {"case": case.reference, "version": version, "stage": outcome.stage,
+                              "events": [e.kind for e in outcome.events],
+                              "opened_tasks": sorted({t.bpmn_id for t in outcome.tasks}),
+                              "statutory": sorted(outcome.statutory)}
+    if outcome.completed_task is not None:
+        form = next((e.details.get("form") for e in outcome.events if e.kind == "task_completed"), None) or {}
+        detail["task"] = {"id": outcome.completed_task.id, "bpmn_id": outcome.completed_task.bpmn_id,
+                          "name": outcome.completed_task.name, "fields": sorted(form)}
+    if outcome.completed:
+        detail["closed"] = True
+    return detail
 
 
 def _linked_children(children: list[dict], links: dict[int, int | None]) -> list[dict]:

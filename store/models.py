@@ -37,6 +37,14 @@ class User(BaseModel):
     active = BooleanField(default=True)
     team = ForeignKeyField(Team, null=True, backref="members", on_delete="SET NULL")
     created_at = DateTimeField()
+    session_epoch = IntegerField(null=True, default=0)  # bumped to end every session of the user
+
+
+class LoginAttempt(BaseModel):
+    """A failed sign-in, kept for the throttling window; key is 'user:NAME' or 'addr:ADDRESS'."""
+
+    key = CharField(max_length=200, index=True)
+    at = DateTimeField(index=True)
 
 
 class UserRole(BaseModel):
@@ -235,7 +243,7 @@ class CaseMigration(BaseModel):
     rolled_back_at = DateTimeField(null=True)
 
 
-ALL_MODELS = [Team, User, UserRole, DiagramVersion, Person, Contact, Case, CaseState, Task,
+ALL_MODELS = [Team, User, UserRole, LoginAttempt, DiagramVersion, Person, Contact, Case, CaseState, Task,
               ChronologyEntry, ReviewConference, Conference, CaseMigration]
 
 
@@ -243,6 +251,7 @@ def create_schema() -> None:
     """Create every table and index that does not exist yet (and columns added since)."""
     database.create_tables(ALL_MODELS, safe=True)
     _add_missing_columns(DiagramVersion, ("note", "published_at", "published_by"))
+    _add_missing_columns(User, ("session_epoch",))
 
 
 def _add_missing_columns(model, names) -> None:
@@ -262,3 +271,8 @@ def _add_missing_columns(model, names) -> None:
 from .tokens import ApiToken  # noqa: E402
 
 ALL_MODELS.append(ApiToken)
+
+# The record of access (hash-chained audit) lives in store/audit.py; imported here so create_schema makes it.
+from .audit import AuditEntry, AuditHead  # noqa: E402
+
+ALL_MODELS.extend([AuditEntry, AuditHead])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from engine import CaseConflict, EngineError, NotPermitted, TaskNotFound
 
+from . import audit
 from .db import database
 from .models import Task
 from .users import actor_for, get_user
@@ -28,6 +29,8 @@ def claim_task(task_id: str, username: str) -> Task:
                                                 (Task.assignee == user)).execute()
         if rows != 1:
             raise CaseConflict(f"{task.name} has already been claimed by someone else")
+        audit.record(username, "change", "task", task.id, None, {"action": "claimed", "task": task.name},
+                     case_id=task.case_id)
     return Task.get_by_id(task.id)
 
 
@@ -39,6 +42,8 @@ def release_task(task_id: str, username: str) -> Task:
         if task.assignee_id != user.id:
             raise NotPermitted(f"{task.name} is not assigned to {username}")
         Task.update(assignee=None).where(Task.id == task.id).execute()
+        audit.record(username, "change", "task", task.id, None, {"action": "released", "task": task.name},
+                     case_id=task.case_id)
     return Task.get_by_id(task.id)
 
 
@@ -55,6 +60,8 @@ def reassign_task(task_id: str, manager: str, to_username: str | None) -> Task:
             if task.role not in target_actor.roles:
                 raise EngineError(f"{to_username} does not hold the role {task.role} needed for {task.name}")
         Task.update(assignee=target).where(Task.id == task.id).execute()
+        audit.record(manager, "change", "task", task.id, None, {"action": "reassigned", "task": task.name,
+                                                                "to": to_username}, case_id=task.case_id)
     return Task.get_by_id(task.id)
 
 

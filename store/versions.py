@@ -19,6 +19,7 @@ from engine.checks import Problem, check_diagram_files
 from engine.diagrams import parse_xml
 from engine.migration import CannotMigrate, can_migrate, migrate, restored_outcome
 
+from . import audit
 from .cases import Safeguarding, lock_case
 from .db import database
 from .dryrun import dry_run
@@ -165,6 +166,7 @@ def save_draft(files: dict[str, str], by: str, note: str = "", replaces: str | N
                 DiagramVersion.update(note=note).where(DiagramVersion.version == key,
                                                        DiagramVersion.status == "draft").execute()
             return DiagramVersion.get_by_id(key)
+        audit.record(by, "change", "diagram_version", key, now, {"action": "draft saved", "files": sorted(files)})
         return DiagramVersion.create(version=key, files=files, created_at=now, created_by=by, status="draft",
                                      note=note or None)
 
@@ -208,6 +210,7 @@ def publish(version_or_files: DiagramVersion | str | Mapping[str, str], by: str,
             "files": files, "created_at": now, "created_by": by, "status": "draft", "note": note})
         DiagramVersion.update(status="published", published_at=now, published_by=by) \
             .where(DiagramVersion.version == key).execute()
+        audit.record(by, "change", "diagram_version", key, now, {"action": "published"})
     service.registry.load(files)
     return DiagramVersion.get_by_id(key)
 
@@ -222,7 +225,9 @@ def retire(version: DiagramVersion | str, by: str) -> DiagramVersion:
                                            DiagramVersion.version != row.version).count()
     if not others:
         raise CaseConflict(f"version {row.version} is the only published version; publish another first")
-    DiagramVersion.update(status="retired").where(DiagramVersion.version == row.version).execute()
+    with database.atomic():
+        DiagramVersion.update(status="retired").where(DiagramVersion.version == row.version).execute()
+        audit.record(by, "change", "diagram_version", row.version, None, {"action": "retired"})
     return DiagramVersion.get_by_id(row.version)
 
 

@@ -5,7 +5,8 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, abort, jsonify, render_template, request, send_from_directory
+from flask import Flask, abort, g, has_request_context, jsonify, render_template, request, send_from_directory
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -32,6 +33,11 @@ def create_app(config: dict | None = None) -> Flask:
         DATABASE_URL=os.environ.get("DATABASE_URL"),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("SAFEGUARDING_HTTPS") == "1",
+        SESSION_IDLE_MINUTES=float(os.environ.get("SESSION_IDLE_MINUTES", 30)),
+        SESSION_ABSOLUTE_HOURS=float(os.environ.get("SESSION_ABSOLUTE_HOURS", 12)),
+        LOGIN_MAX_FAILURES=5,
+        LOGIN_WINDOW_MINUTES=15,
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
@@ -44,6 +50,8 @@ def create_app(config: dict | None = None) -> Flask:
     login = LoginManager(app)
     login.login_view = "auth.login"
     login.login_message = "Sign in to continue"
+    login.session_protection = "strong"  # a session copied to another address or browser is dropped
+    app.session_interface = _SessionInterface()
     login.user_loader(load_current_user)
     csrf.init_app(app)
 
@@ -59,7 +67,9 @@ def create_app(config: dict | None = None) -> Flask:
     @app.context_processor
     def _globals():
         return {"service_name": "Safeguarding Workflow", "today": context.clock.now().date(),
-                "url_map_endpoints": app.view_functions}
+                "url_map_endpoints": app.view_functions, "csp_nonce": csp_nonce()}
+
+    app.after_request(_security_headers)
 
     @app.route("/vendor/<package>/<path:filename>")
     def vendor(package: str, filename: str):
@@ -81,6 +91,46 @@ def create_app(config: dict | None = None) -> Flask:
             app.register_blueprint(module.bp)
     _register_errors(app)
     return app
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """The signed cookie session, marked Secure when configured or when the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"] or (has_request_context() and request.is_secure))
+
+
+def csp_nonce() -> str:
+    """This request's Content-Security-Policy nonce (for the few inline scripts and styles)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+CACHEABLE_PREFIXES = ("/static/", "/vendor/", "/assets/")
+INLINE_STYLE_PREFIXES = ("/diagrams/",)  # the bpmn-js modeler: see _security_headers
+
+
+def _security_headers(response):
+    """Security headers on every response; nothing but static files may be cached."""
+    nonce = csp_nonce()
+    # Scripts are strict everywhere: same-origin files and nonce-bearing inline scripts only.
+    # Styles are strict too, except on the diagram editor pages (/diagrams/): the bpmn-js modeler
+    # builds its palette and properties panel from HTML strings with style="" attributes and
+    # injects <style> elements, which a nonce cannot cover, so there 'unsafe-inline' is allowed
+    # (styles only; a nonce would make browsers ignore 'unsafe-inline', so none is sent there).
+    styles = "'unsafe-inline'" if request.path.startswith(INLINE_STYLE_PREFIXES) else f"'nonce-{nonce}'"
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' {styles}; "
+        "img-src 'self' data:; font-src 'self' data:; object-src 'none'; frame-ancestors 'none'; "
+        "form-action 'self'; base-uri 'none'")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if not request.path.startswith(CACHEABLE_PREFIXES):
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Pragma"] = "no-cache"
+    return response
 
 
 def _optional_blueprint(name: str):
@@ -170,4 +220,4 @@ def clock():
     return current_app.extensions["safeguarding"].clock
 
 
-__all__ = ["create_app", "service", "clock", "CurrentUser", "csrf", "status_for"]
+__all__ = ["create_app", "service", "clock", "CurrentUser", "csrf", "status_for", "csp_nonce"]

@@ -5,6 +5,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user, login_required
 
 from engine import EngineError, TaskNotReady, ValidationFailed
+from store.audit import case_viewers
 from store.casepage import case_page as case_page_data
 from store.casepage import diagram_progress, diagram_xml, managed_roles, team_cases, team_tasks
 
@@ -14,6 +15,7 @@ from .app import clock, service, status_for
 bp = Blueprint("cases", __name__)
 
 STRATEGY_ROLES = ("social_worker", "team_manager")
+AUDIT_VIEWER_ROLES = ("team_manager", "cads_manager")  # who may see "who has seen this case"
 DEADLINE_LABELS = {"cads_decision": "CADS decision (1 working day)", "assessment": "Assessment (45 working days)",
                    "icpc": "Initial child protection conference (15 working days)",
                    "first_core_group": "First core group (10 working days)", "next_review": "Next review conference"}
@@ -38,7 +40,8 @@ def _render_case(case, strategy_error: str | None = None, reason: str = "", stat
         "cases/case.html", **data, processes=processes, chosen=chosen,
         referrer_visible=can_see_referrer(case), schema=contact_form.schema if contact_form else {},
         deadline_labels=DEADLINE_LABELS, can_call_strategy=current_user.has(*STRATEGY_ROLES),
-        strategy_error=strategy_error, reason=reason), status
+        strategy_error=strategy_error, reason=reason,
+        viewers=case_viewers(case.id) if current_user.has(*AUDIT_VIEWER_ROLES) else None), status
 
 
 def _deepest_active(processes: list[dict]) -> str | None:

@@ -125,6 +125,14 @@ def _parser() -> argparse.ArgumentParser:
     cmd.add_argument("--workers", type=int, default=2)
     cmd.set_defaults(handler=cmd_serve)
 
+    audit = sub.add_parser("audit", help="the record of access").add_subparsers(metavar="ACTION")
+    cmd = audit.add_parser("verify", help="check the audit hash chain is unbroken (exit 1 if not)")
+    cmd.set_defaults(handler=cmd_audit_verify)
+    cmd = audit.add_parser("show", help="a case's audit entries (views, changes, refusals), newest first")
+    cmd.add_argument("--case", dest="case_id", type=_case_id, required=True)
+    cmd.add_argument("--json", action="store_true")
+    cmd.set_defaults(handler=cmd_audit_show)
+
     cmd = sub.add_parser("worker", help="fire due timers (statutory deadline escalations)")
     cmd.add_argument("--once", action="store_true", help="one pass, then exit")
     cmd.add_argument("--now", help="ISO moment to treat as now (default: the real clock)")
@@ -363,6 +371,38 @@ def cmd_strategy(args) -> int:
     app = _app(args)
     result = app.service.request_strategy_discussion(args.case_id, args.user, args.reason)
     print(f"strategy discussion requested on case {result.case.reference}; stage now: {result.case.stage}")
+    return 0
+
+
+def cmd_audit_verify(args) -> int:
+    """Recompute the audit chain; OK with the count, or each broken link and exit 1."""
+    from store.audit import verify_chain
+    _app(args)
+    count, breaks = verify_chain()
+    if not breaks:
+        print(f"OK: audit chain intact ({count} entries)")
+        return 0
+    for item in breaks:
+        print(f"BROKEN: entry {item.entry_id}: {item.reason}")
+    print(f"{len(breaks)} broken link(s) in {count} entries", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def cmd_audit_show(args) -> int:
+    """Print a case's audit entries, newest first."""
+    from store.audit import entries_for_case
+    _app(args)
+    rows = entries_for_case(args.case_id)
+    if args.json:
+        print(json.dumps([{"id": r.id, "at": r.at, "actor": r.actor, "action": r.action, "record_type": r.record_type,
+                           "record_id": r.record_id, "address": r.address, "detail": r.detail} for r in rows],
+                         indent=2, default=str))
+        return 0
+    for r in rows or []:
+        print(f"{r.id:>6}  {str(r.at)[:19]}  {r.actor:<16} {r.action:<8} {r.record_type} {r.record_id}  from {r.address}"
+              + (f"  {json.dumps(r.detail, default=str)}" if r.detail else ""))
+    if not rows:
+        print(f"no audit entries for case {args.case_id}")
     return 0
 
 
