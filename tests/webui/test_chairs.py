@@ -88,8 +88,7 @@ def test_the_list_links_to_the_case_and_splits_upcoming_from_past(client, auth, 
     page = client.get("/conferences/").get_data(as_text=True)
     upcoming, past = page.split('id="past"')
     assert booked_case.reference in upcoming and held_case.reference in past and "Held" in past
-    if "cases.case_page" in web_app.view_functions:
-        assert f'href="/cases/{booked_case.id}"' in page
+    assert f'href="/cases/{booked_case.id}"' in page
     clock = web_app.extensions["safeguarding"].clock
     clock.set(clock.now() + timedelta(days=60))  # the booked day has gone by without a record
     page = client.get("/conferences/").get_data(as_text=True)
@@ -169,8 +168,7 @@ def test_requests_show_the_window_and_offer_free_working_days_inside_it(client, 
     for day in offered:
         assert max(today, case.initiating_strategy_discussion_on) <= day <= case.icpc_due
         assert calendar.is_working_day(day) and day not in BANK_HOLIDAYS
-    if "tasks.task_page" in web_app.view_functions:
-        assert f"/tasks/{task.id}?scheduled_for={offered[0].isoformat()}" in card
+    assert f"/tasks/{task.id}?scheduled_for={offered[0].isoformat()}" in card
 
 
 def test_requests_skip_days_the_chair_is_already_booked(client, auth, web_app, db):
@@ -198,8 +196,6 @@ def test_no_requests(client, auth, web_app):
 
 
 def test_double_booking_is_refused_through_the_task_page(client, auth, web_app, db):
-    if "tasks.task_page" not in web_app.view_functions:
-        pytest.skip("the task page is not mounted")
     first, second = waiting_case(web_app, child_index=11), waiting_case(web_app, child_index=12)
     book(web_app, first, first.icpc_due, time="10:00")
     task = Task.get((Task.case == second.id) & (Task.bpmn_id == "schedule_icpc"))
@@ -222,9 +218,8 @@ def test_conference_page_shows_invitations_then_the_record_once_held(client, aut
     page = client.get(f"/conferences/{conference.id}").get_data(as_text=True)
     assert "Parents and carers (2)" in page and "Dawn Mills" in page and "Professionals (1)" in page
     assert "Child or advocate (0)" in page and 'id="not-held"' in page
-    if "tasks.task_page" in web_app.view_functions:
-        task = Task.get((Task.case == case.id) & (Task.bpmn_id == "icpc"))
-        assert f"/tasks/{task.id}" in page
+    task = Task.get((Task.case == case.id) & (Task.bpmn_id == "icpc"))
+    assert f"/tasks/{task.id}" in page
     held_case = waiting_case(web_app, stop_before="schedule_review", child_index=14)
     held = Conference.get(Conference.case == held_case.id)
     page = client.get(f"/conferences/{held.id}").get_data(as_text=True)

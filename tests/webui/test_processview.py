@@ -13,15 +13,6 @@ UTC = timezone.utc
 PAGES = ["/process/", "/process/compare"]
 
 
-@pytest.fixture(autouse=True)
-def mounted(web_app):
-    """Mount the blueprint if the app factory does not list it yet."""
-    if "processview" not in web_app.blueprints:
-        from webui.processview import bp
-        web_app.register_blueprint(bp)
-    return web_app
-
-
 def _scenario(name):
     return next(s for s in SCENARIOS if s.name == name)
 
