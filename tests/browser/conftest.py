@@ -70,3 +70,12 @@ def page(browser):
 def artifacts():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+def sign_in(page, base: str, username: str) -> None:
+    """Sign in through the login page as a demo user."""
+    from store.demo import DEMO_PASSWORD
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("button:has-text('Sign in')")

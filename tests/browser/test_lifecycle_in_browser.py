@@ -6,7 +6,8 @@ import re
 from datetime import date
 
 from engine import WorkingDayCalendar
-from store.demo import DEMO_PASSWORD, FORM_EXAMPLES, build_form
+from store.demo import FORM_EXAMPLES, build_form
+from tests.browser.conftest import sign_in
 
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_ROWS = 3  # blank rows a repeating group offers before "Add another"
@@ -50,10 +51,7 @@ class Person:
         self.page = self.context.new_page()
         self.page.set_default_timeout(15000)
         self.base = base
-        self.page.goto(f"{base}/login")
-        self.page.fill("#username", username)
-        self.page.fill("#password", DEMO_PASSWORD)
-        self.page.click("button:has-text('Sign in')")
+        sign_in(self.page, base, username)
         assert self.page.url.rstrip("/") == base, f"{username} could not sign in"
 
     def open_task(self, bpmn_id: str) -> None:

@@ -1,16 +1,13 @@
 """The process owner opens the modeler: the diagram draws, the Safeguarding properties show, a save makes a draft."""
 from __future__ import annotations
 
-from store.demo import DEMO_PASSWORD
+from tests.browser.conftest import sign_in
 
 
 def test_the_process_owner_edits_a_diagram_in_the_modeler(live_server, page, artifacts):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "owner.pat")
-    page.fill("#password", DEMO_PASSWORD)
-    page.click("button:has-text('Sign in')")
+    sign_in(page, live_server, "owner.pat")
     page.click("a.govuk-service-navigation__link[href='/diagrams/']")
     page.screenshot(path=str(artifacts / "diagrams.png"), full_page=True)
     page.click("#files a[href$='/assessment.bpmn']:has-text('Edit')")
@@ -43,10 +40,7 @@ def test_the_process_owner_edits_a_diagram_in_the_modeler(live_server, page, art
 
 
 def test_the_form_preview_follows_the_owner_typing(live_server, page, artifacts):
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "owner.pat")
-    page.fill("#password", DEMO_PASSWORD)
-    page.click("button:has-text('Sign in')")
+    sign_in(page, live_server, "owner.pat")
     page.goto(f"{live_server}/diagrams/")
     page.click("#files a[href$='/section47_enquiry.json']")
     assert page.locator("#form-preview input, #form-preview textarea").count() > 0
@@ -60,10 +54,7 @@ def test_the_form_preview_follows_the_owner_typing(live_server, page, artifacts)
 
 
 def test_conditions_and_called_processes_are_editable_in_the_panel(live_server, page):
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "owner.pat")
-    page.fill("#password", DEMO_PASSWORD)
-    page.click("button:has-text('Sign in')")
+    sign_in(page, live_server, "owner.pat")
     page.goto(f"{live_server}/diagrams/")
     page.click("#files a[href$='/safeguarding_case.bpmn']:has-text('Edit')")
     page.wait_for_selector("#modeler[data-ready='true']")

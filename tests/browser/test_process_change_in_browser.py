@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from store.demo import DEMO_PASSWORD, SCENARIOS, build_form, contact_payload
+from tests.browser.conftest import sign_in
+from store.demo import SCENARIOS, build_form, contact_payload
 
 ADD_HOME_VISIT = """() => {
   const modeler = window.appModeler;
@@ -49,10 +50,7 @@ def test_a_process_owner_adds_a_task_publishes_and_migrates(live_server, page, a
                             for index in (3, 4))
     old_version = carries_on.diagram_version_id
 
-    page.goto(f"{live_server}/login")
-    page.fill("#username", "owner.pat")
-    page.fill("#password", DEMO_PASSWORD)
-    page.click("button:has-text('Sign in')")
+    sign_in(page, live_server, "owner.pat")
     page.goto(f"{live_server}/diagrams/")
     page.click("#files a[href$='/assessment.bpmn']:has-text('Edit')")
     page.wait_for_selector("#modeler[data-ready='true']")
