@@ -19,6 +19,9 @@ from store import app_context
 EXIT_REFUSED = 2
 EXIT_FAILED = 1
 
+# Further command groups live in their own modules, each with ``register(subparsers)``.
+COMMAND_MODULES: tuple[str, ...] = ()
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
@@ -138,6 +141,10 @@ def _parser() -> argparse.ArgumentParser:
     cmd.add_argument("--now", help="ISO moment to treat as now (default: the real clock)")
     cmd.add_argument("--interval", type=float, default=30.0, help="seconds between passes")
     cmd.set_defaults(handler=cmd_worker)
+
+    import importlib
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
     return parser
 
 
