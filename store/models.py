@@ -276,3 +276,8 @@ ALL_MODELS.append(ApiToken)
 from .audit import AuditEntry, AuditHead  # noqa: E402
 
 ALL_MODELS.extend([AuditEntry, AuditHead])
+
+# Idempotency keys of API requests (store/idempotency.py); imported here so create_schema makes the table.
+from .idempotency import IdempotencyKey  # noqa: E402
+
+ALL_MODELS.append(IdempotencyKey)

@@ -95,3 +95,19 @@ def cli(tmp_path, monkeypatch, capsys):
         out, err = capsys.readouterr()
         return code, out, err
     return run
+
+
+@pytest.fixture
+def db_web_app(db_url, clock, registry, engine):
+    """The web app on each database (SQLite and PostgreSQL), with demo users (no passwords) in
+    ``config["USERS_BY_ROLE"]``; for API and concurrency tests that need both databases."""
+    from store.demo import ensure_demo_users
+    from webui.app import create_app
+    app = create_app({"TESTING": True, "DATABASE_URL": db_url, "CLOCK": clock, "SECRET_KEY": "test-secret"})
+    context = app.extensions["safeguarding"]
+    context.service.registry, context.service.engine = registry, engine
+    context.db.connect(reuse_if_open=True)
+    app.config["USERS_BY_ROLE"] = ensure_demo_users(context.service, password=None)
+    context.db.close()
+    yield app
+    context.db.close()

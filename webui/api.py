@@ -3,10 +3,12 @@
 Every route needs ``Authorization: Bearer <token>`` (``safeguarding users token NAME`` makes one);
 a browser session is not enough. Errors are JSON: ``{"error", "status", "detail"}`` plus
 ``errors: [{field, message}]`` for invalid data (422). The routes are described by
-``GET /api/openapi.json`` (webui/openapi.py).
+``GET /api/openapi.json`` (webui/openapi.py). Every POST honours an ``Idempotency-Key`` header
+(store/idempotency.py): a retry with the same key gets the first answer and changes nothing again.
 """
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -16,6 +18,8 @@ from werkzeug.exceptions import NotFound
 
 from engine import DEADLINE_KEYS, CaseConflict, FieldError, ValidationFailed
 from store.cases import list_tasks
+from store.db import database
+from store.idempotency import check_key, fingerprint, remember, reserve
 from store.models import Case, Task
 from store.tasks import claim_task
 from store.tokens import user_for_token
@@ -146,8 +150,32 @@ def case_json(case: Case) -> dict[str, Any]:
     return document
 
 
+# -- retries -------------------------------------------------------------------------------
+def idempotent(view):
+    """With an ``Idempotency-Key`` header, the first answer is stored with the effect, in one transaction,
+    and a retry replays it (header ``Idempotent-Replayed: true``); an error answer is not stored."""
+    @functools.wraps(view)
+    def run(*args, **kwargs):
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return view(*args, **kwargs)
+        key, user_id = check_key(key.strip()), current_user.user.id
+        request_print = fingerprint(request.method, request.path, request.get_data(cache=True))
+        with database.atomic():  # the effect's own transaction nests inside this one
+            stored = reserve(user_id, key, request_print, clock().now())
+            if stored is not None:
+                replay = current_app.response_class(stored.body, status=stored.status, mimetype="application/json")
+                replay.headers["Idempotent-Replayed"] = "true"
+                return replay
+            response = current_app.make_response(view(*args, **kwargs))
+            remember(user_id, key, response.status_code, response.get_data(as_text=True))
+        return response
+    return run
+
+
 # -- routes --------------------------------------------------------------------------------
 @bp.route("/contacts", methods=["POST"])
+@idempotent
 def record_contact():
     """Record a contact (the contact form as JSON): one case per child; 201 with their ids."""
     if not current_user.has(*CONTACT_ROLES):
@@ -180,6 +208,7 @@ def tasks():
 
 
 @bp.route("/tasks/<task_id>/claim", methods=["POST"])
+@idempotent
 def claim(task_id: str):
     """Take a task from one of my roles' queues (409 if someone else holds it)."""
     task = get_task_or_404(task_id)
@@ -187,6 +216,7 @@ def claim(task_id: str):
 
 
 @bp.route("/tasks/<task_id>/complete", methods=["POST"])
+@idempotent
 def complete(task_id: str):
     """Complete a task with ``{"data": {...form...}, "token": "..."}``; 200 with the case's new stage."""
     data, token = _completion(json_object())

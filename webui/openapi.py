@@ -14,7 +14,8 @@ ERRORS = {
     404: "No such case, or no open task with this id",
     409: "The task or case changed first (completed, cancelled, claimed by someone else, or a stale token); "
          "nothing was changed",
-    422: "The data is invalid; `errors` lists each field's problem and nothing was changed",
+    422: "The data is invalid, or the Idempotency-Key was used for a different request; `errors` lists each "
+         "problem and nothing was changed",
 }
 DATE = {"type": "string", "format": "date"}
 NULLABLE_DATE = {"type": ["string", "null"], "format": "date"}
@@ -116,6 +117,16 @@ def _task_id() -> dict[str, Any]:
     return {"name": "task_id", "in": "path", "required": True, "schema": TEXT}
 
 
+def _idempotency_key() -> dict[str, Any]:
+    return {"name": "Idempotency-Key", "in": "header", "required": False,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$"},
+            "description": "A key you choose (a UUID) so the request can be retried safely for 24 hours: a retry "
+                           "with the same key and body gets the first answer again (with the header "
+                           "`Idempotent-Replayed: true`) and changes nothing more; the same key with another body "
+                           "or route is 422. Keys are per user. Error answers are not kept: a retry after one is "
+                           "carried out afresh."}
+
+
 def openapi_document(contact_schema: dict[str, Any] | None, deadline_keys: list[str]) -> dict[str, Any]:
     """The whole description; the contact request is the live contact form's JSON Schema."""
     return {
@@ -131,6 +142,7 @@ def openapi_document(contact_schema: dict[str, Any] | None, deadline_keys: list[
                 "operationId": "recordContact", "summary": "Record a contact; one case starts per child",
                 "description": "Contact officers and CADS roles only. The body is the contact form "
                                "(bpmn/forms/contact.json).",
+                "parameters": [_idempotency_key()],
                 "requestBody": {"required": True, "content": _json(_ref("ContactRequest"))},
                 "responses": _responses(201, "The contact and its cases", _ref("ContactCreated"), 400, 403, 422)}},
             "/api/tasks": {"get": {
@@ -148,15 +160,15 @@ def openapi_document(contact_schema: dict[str, Any] | None, deadline_keys: list[
                                         400, 403, 404)}},
             "/api/tasks/{task_id}/claim": {"post": {
                 "operationId": "claimTask", "summary": "Take a task from one of your roles' queues",
-                "parameters": [_task_id()],
+                "parameters": [_task_id(), _idempotency_key()],
                 "responses": _responses(200, "The task, now assigned to you", _object(["task"], task=_ref("Task")),
-                                        403, 404, 409)}},
+                                        400, 403, 404, 409, 422)}},
             "/api/tasks/{task_id}/complete": {"post": {
                 "operationId": "completeTask", "summary": "Complete a task with its form data",
                 "description": "Body `{\"data\": {...}, \"token\": \"...\"}`. With the token, a task completed, "
                                "cancelled or changed since it was offered is 409; without it, a task that is not "
                                "open is 404.",
-                "parameters": [_task_id()],
+                "parameters": [_task_id(), _idempotency_key()],
                 "requestBody": {"required": True, "content": _json(_ref("Completion"))},
                 "responses": _responses(200, "The case after the step", _ref("CompletionResult"),
                                         400, 403, 404, 409, 422)}},

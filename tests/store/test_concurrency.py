@@ -112,32 +112,21 @@ def test_a_stale_form_is_refused_and_changes_nothing(app, users):
 
 
 # -- over HTTP: the same race through the JSON API, each request on its own connection ---------------
-@pytest.fixture
-def http_app(db_url, clock, registry, engine):
-    from webui.app import create_app
-    app = create_app({"TESTING": True, "DATABASE_URL": db_url, "CLOCK": clock, "SECRET_KEY": "test-secret"})
-    context = app.extensions["safeguarding"]
-    context.service.registry, context.service.engine = registry, engine
-    yield app
-    context.db.close()
-
-
 @pytest.mark.parametrize("threads", [2, 10])
-def test_concurrent_api_completions_give_one_200_and_the_rest_409(http_app, threads):
-    from store.demo import ensure_demo_users
+def test_concurrent_api_completions_give_one_200_and_the_rest_409(db_web_app, threads):
     from store.tokens import issue_token
-    context = http_app.extensions["safeguarding"]
+    context = db_web_app.extensions["safeguarding"]
+    users = db_web_app.config["USERS_BY_ROLE"]
     context.db.connect(reuse_if_open=True)
-    users = ensure_demo_users(context.service, password=None)
     case = start_case(context, users)
     task, form = cads_decision(context, case)
     token = issue_token(users["cads_social_worker"], context.clock.now())
     context.db.close()
 
     def attempt() -> str:
-        response = http_app.test_client().post(f"/api/tasks/{task.id}/complete",
-                                               json={"data": form, "token": task.token},
-                                               headers={"Authorization": f"Bearer {token}"})
+        response = db_web_app.test_client().post(f"/api/tasks/{task.id}/complete",
+                                                 json={"data": form, "token": task.token},
+                                                 headers={"Authorization": f"Bearer {token}"})
         body = response.get_json()
         assert "Traceback" not in response.get_data(as_text=True)
         return str(response.status_code) if response.status_code != 409 else f"409 {body['detail']}"
