@@ -43,9 +43,9 @@ def statutory_updates(bpmn_id: str, form: Mapping[str, Any], data: Mapping[str, 
         updates.update(assessment_started_on=_date(form, "started_on"),
                        assessment_authorised_on=_date(form, "authorised_on"),
                        assessment_factors=list(form.get("factors") or []),
-                       assessment_outcome=form.get("outcome"))
+                       assessment_outcome=form.get("outcome"), primary_need=form.get("primary_need"))
     elif bpmn_id == "strategy_discussion":
-        updates["last_strategy_discussion_on"] = _date(form, "held_on")
+        updates.update(last_strategy_discussion_on=_date(form, "held_on"), primary_need=form.get("primary_need"))
         if data.get("initiating_strategy_discussion_on"):
             updates["initiating_strategy_discussion_on"] = parse_date(data["initiating_strategy_discussion_on"])
     elif bpmn_id == "section47_enquiry":
