@@ -5,6 +5,7 @@ returns a StepOutcome; nothing is kept between calls, so a failed step changes n
 """
 from __future__ import annotations
 
+import functools
 import threading
 from datetime import date, datetime
 from typing import Any, Iterable, Mapping
@@ -24,6 +25,8 @@ from .diagrams import KNOWN_ROLES, DiagramSet, deadline_key
 from .errors import (DiagramError, EngineError, NotPermitted, TaskChanged, TaskNotFound,
                      TaskNotReady, ValidationFailed)
 from .expressions import RestrictedScriptEngine, diagram_functions
+from .history import prune
+from .progress import mark_tasks, process_index
 from .rules import event_date_errors
 from .serializer import CaseSerializer
 from .statutory import closure_from_data, statutory_updates
@@ -233,10 +236,14 @@ class CaseEngine:
                               if k not in statutory})
             events.append(ChronologyEvent("case_completed", "Case closed: the process has ended"))
         next_timer = min((due for _key, due in timers), default=None)
-        return StepOutcome(state=self.serializer(diagrams).dumps(workflow), diagram_version=diagrams.version,
+        index = process_index(diagrams)
+        pruned = prune(workflow, lambda sub, found, marks: mark_tasks(sub, found, marks, index))
+        serializer = self.serializer(diagrams)
+        return StepOutcome(state=serializer.dumps(workflow), diagram_version=diagrams.version,
                            tasks=tasks, deadlines=deadlines, statutory=statutory, reviews=reviews or [],
                            events=events, stage=_stage(tasks, completed), completed=completed,
-                           next_timer_at=next_timer, completed_task=completed_task)
+                           next_timer_at=next_timer, completed_task=completed_task,
+                           archive=serializer.dumps_archive(pruned) if pruned else None)
 
 
 class _Snapshot:
@@ -363,9 +370,15 @@ def _render(template: str, data: Mapping[str, Any]) -> str:
     if not template:
         return ""
     try:
-        return _JINJA.from_string(template).render(**data)
+        return _compiled(template).render(**data)
     except Exception:  # a broken template shows as written rather than breaking the task
         return template
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(template: str):
+    """Compiling an instruction template costs more than a whole engine step: once per text."""
+    return _JINJA.from_string(template)
 
 
 def _stage(tasks: Iterable[TaskView], completed: bool) -> str:

@@ -14,6 +14,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.util.task import TaskState
 
 from .diagrams import DiagramSet, parse_xml
+from .history import trail_of
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 _INDEX_LOCK = threading.Lock()
@@ -62,43 +63,54 @@ def case_progress(engine: Any, diagrams: DiagramSet, state: str) -> dict[str, di
     """For a stored case: process id -> {"completed": [...], "active": [...]} in the order entered.
 
     An element both done before and active again (a loop) is listed as active only.
-    Embedded subprocesses count under the process whose diagram draws them.
+    Embedded subprocesses count under the process whose diagram draws them. History pruned
+    from the workflow (engine.history) comes back from the trail kept with the state.
     """
     workflow = engine.serializer(diagrams).loads(state)
     index = process_index(diagrams)
-    completed: dict[str, set[str]] = {}
-    active: dict[str, set[str]] = {}
-    reached: dict[str, set[tuple[str, str]]] = {}  # (source, target) steps taken, to mark flows
-    order: list[str] = []
-    for sub in [workflow, *workflow.subprocesses.values()]:
-        process = _drawn_in(sub, index)
-        if process is None:
-            continue
-        if process not in order:
-            order.append(process)
-        done, now = completed.setdefault(process, set()), active.setdefault(process, set())
-        steps = reached.setdefault(process, set())
-        for task in sub.get_tasks():
-            if task.workflow is not sub or not task.task_spec.bpmn_id:
-                continue
-            element = task.task_spec.bpmn_id
-            waiting_boundary = task.state == TaskState.WAITING and isinstance(task.task_spec, BoundaryEvent)
-            if task.state == TaskState.COMPLETED:
-                done.add(element)
-            elif task.state in (TaskState.READY, TaskState.STARTED, TaskState.WAITING) and not waiting_boundary:
-                now.add(element)  # a boundary timer waiting on an activity is not work in progress
-            if task.state & _REACHED and not waiting_boundary:
-                source = _previous_element(task)
-                if source:
-                    steps.add((source, element))
+    marks: dict[str, dict[str, set]] = {}
+    mark_tasks(workflow, workflow.get_tasks(), marks, index)
+    for process, kept in trail_of(workflow).items():
+        found = _marks_for(marks, process)
+        found["completed"].update(kept["completed"])
+        found["steps"].update(tuple(step) for step in kept["steps"])
+    for sub in workflow.subprocesses.values():
+        mark_tasks(sub, sub.get_tasks(), marks, index)
     result: dict[str, dict[str, list[str]]] = {}
-    for process in order:
-        info = index[process]
-        flows = {flow_id for flow_id, source, target in info.flows if (source, target) in reached[process]
-                 and source in completed[process]}
-        done = (completed[process] - active[process]) | flows
-        result[process] = {"completed": sorted(done), "active": sorted(active[process])}
+    for process, found in marks.items():
+        if process not in index:
+            continue
+        flows = {flow_id for flow_id, source, target in index[process].flows
+                 if (source, target) in found["steps"] and source in found["completed"]}
+        done = (found["completed"] - found["active"]) | flows
+        result[process] = {"completed": sorted(done), "active": sorted(found["active"])}
     return result
+
+
+def mark_tasks(sub, tasks, marks: dict[str, dict[str, set]], index: dict[str, ProcessInfo]) -> None:
+    """Add the elements of ``tasks`` (of the (sub)workflow ``sub``) done and active, and the steps
+    taken to reach them, to ``marks`` under the process whose diagram draws ``sub``."""
+    process = _drawn_in(sub, index)
+    if process is None:
+        return
+    found = _marks_for(marks, process)
+    for task in tasks:
+        if task.workflow is not sub or not task.task_spec.bpmn_id:
+            continue
+        element = task.task_spec.bpmn_id
+        waiting_boundary = task.state == TaskState.WAITING and isinstance(task.task_spec, BoundaryEvent)
+        if task.state == TaskState.COMPLETED:
+            found["completed"].add(element)
+        elif task.state in (TaskState.READY, TaskState.STARTED, TaskState.WAITING) and not waiting_boundary:
+            found["active"].add(element)  # a boundary timer waiting on an activity is not work in progress
+        if task.state & _REACHED and not waiting_boundary:
+            source = _previous_element(task)
+            if source:
+                found["steps"].add((source, element))
+
+
+def _marks_for(marks: dict[str, dict[str, set]], process: str) -> dict[str, set]:
+    return marks.setdefault(process, {"completed": set(), "active": set(), "steps": set()})
 
 
 def _drawn_in(sub, index: dict[str, ProcessInfo]) -> str | None:

@@ -16,6 +16,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from .diagrams import DiagramSet
 from .errors import EngineError
+from .history import TRAIL_ATTRIBUTE, Pruned, trail_of
 from .timers import ClockDurationTimer, ClockTimeDate
 
 FORMAT = "sgw-1"
@@ -61,6 +62,17 @@ class CaseSerializer:
         dct = self._serializer.to_dict(workflow)
         dct["format"] = FORMAT
         dct["diagram_version"] = self.diagrams.version
+        trail = trail_of(workflow)
+        if trail:
+            dct["trail"] = trail
+        return json.dumps(dct, separators=(",", ":"), cls=self._serializer._encoder_cls)
+
+    def dumps_archive(self, pruned: Pruned) -> str:
+        """The history ``engine.history.prune`` removed, as JSON for the cold archive."""
+        registry = self._serializer.registry
+        dct = {"format": FORMAT, "diagram_version": self.diagrams.version,
+               "subprocesses": {str(sp.parent_task_id): registry.convert(sp) for sp in pruned.subprocesses},
+               "tasks": {str(task.id): registry.convert(task) for task in pruned.tasks}}
         return json.dumps(dct, separators=(",", ":"), cls=self._serializer._encoder_cls)
 
     def loads(self, text: str) -> BpmnWorkflow:
@@ -74,5 +86,9 @@ class CaseSerializer:
         version = dct.pop("diagram_version", None)
         if version != self.diagrams.version:
             raise EngineError(f"stored workflow is for diagram version {version}, not {self.diagrams.version}")
-        return self._serializer.from_dict(dct)
+        trail = dct.pop("trail", None)
+        workflow = self._serializer.from_dict(dct)
+        if trail:
+            setattr(workflow, TRAIL_ATTRIBUTE, trail)
+        return workflow
 

@@ -64,3 +64,4 @@ class StepOutcome:
     completed: bool
     next_timer_at: datetime | None
     completed_task: TaskView | None = None
+    archive: str | None = None  # completed history pruned from the state in this step (JSON), for cold storage

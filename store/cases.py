@@ -22,7 +22,7 @@ from .models import (Case, CaseState, ChronologyEntry, Conference, Contact, Diag
                      ReviewConference, Task, User)
 from .timeutil import to_db
 from .users import actor_for, get_user
-from . import audit  # noqa: I001 - after .models, which registers the audit tables
+from . import audit, history  # noqa: I001 - after .models, which registers the audit and archive tables
 
 SCHEDULING_TASKS = {"schedule_icpc": ("icpc", "icpc_due"), "schedule_review": ("review", "next_review_due"),
                     "schedule_contextual_conference": ("contextual", None)}
@@ -254,6 +254,7 @@ class Safeguarding:
         if rows != 1:
             raise CaseConflict(f"case {case.reference} was changed by someone else; nothing was saved")
         CaseState.update(state=outcome.state).where(CaseState.case == case.id).execute()
+        history.archive(case.id, outcome.archive, now)
         self._project_tasks(case, outcome.tasks, now)
         for held_on in outcome.reviews:
             ReviewConference.create(case=case, held_on=held_on)
@@ -273,7 +274,8 @@ class Safeguarding:
         for view in tasks:
             row = existing.get(view.id)
             if row is not None:
-                Task.update(due=view.due, token=view.token, role=view.role).where(Task.id == view.id).execute()
+                if (row.due, row.token, row.role) != (view.due, view.token, view.role):
+                    Task.update(due=view.due, token=view.token, role=view.role).where(Task.id == view.id).execute()
                 continue
             assignee = case.allocated_worker_id if view.role == ALLOCATED_ROLE else None
             Task.create(id=view.id, case=case.id, bpmn_id=view.bpmn_id, name=view.name, role=view.role,

@@ -281,3 +281,8 @@ ALL_MODELS.extend([AuditEntry, AuditHead])
 from .idempotency import IdempotencyKey  # noqa: E402
 
 ALL_MODELS.append(IdempotencyKey)
+
+# The cold archive of pruned workflow history lives in store/history.py; imported here so create_schema makes it.
+from .history import CaseArchive  # noqa: E402
+
+ALL_MODELS.append(CaseArchive)
