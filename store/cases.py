@@ -221,24 +221,9 @@ class Safeguarding:
 
     # -- timers -------------------------------------------------------------------------
     def fire_due_timers(self, now: datetime | None = None, batch: int = 100) -> int:
-        """Fire the timers of every case due at ``now``; returns how many cases moved."""
-        now = now or self.clock.now()
-        moved = 0
-        due = [c.id for c in Case.select(Case.id).where(Case.status == "open", Case.next_timer_at <= to_db(now))
-               .order_by(Case.next_timer_at).limit(batch)]
-        for case_id in due:
-            with database.atomic():
-                query = Case.select().where(Case.id == case_id, Case.next_timer_at <= to_db(now))
-                if is_postgres():
-                    query = query.for_update("FOR UPDATE SKIP LOCKED")
-                case = query.first()
-                if case is None:
-                    continue  # another worker took it, or it already fired
-                diagrams = self.diagrams_for(case.diagram_version_id)
-                outcome = self.engine.fire_timers(diagrams, CaseState.get_by_id(case.id).state, now)
-                self._write(case, outcome, "system", now, expected_version=case.version)
-                moved += 1
-        return moved
+        """Fire the timers of every case due at ``now``; returns how many cases moved (store/timerworker.py)."""
+        from .timerworker import run_due_timers
+        return run_due_timers(self, now or self.clock.now(), batch).fired
 
     # -- writing ------------------------------------------------------------------------
     def _write(self, case: Case, outcome: StepOutcome, actor: str, now: datetime, expected_version: int) -> None:

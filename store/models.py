@@ -282,6 +282,11 @@ from .idempotency import IdempotencyKey  # noqa: E402
 
 ALL_MODELS.append(IdempotencyKey)
 
+# Timer failures and incidents (store/incidents.py); imported here so create_schema makes the table.
+from .incidents import Incident  # noqa: E402
+
+ALL_MODELS.append(Incident)
+
 # The cold archive of pruned workflow history lives in store/history.py; imported here so create_schema makes it.
 from .history import CaseArchive  # noqa: E402
 

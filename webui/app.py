@@ -85,7 +85,7 @@ def create_app(config: dict | None = None) -> Flask:
     from . import auth, work
     app.register_blueprint(auth.bp)
     app.register_blueprint(work.bp)
-    for name in ("tasks", "cases", "contacts", "chairs", "admin", "api", "diagrams", "processview"):
+    for name in ("tasks", "cases", "contacts", "chairs", "admin", "api", "diagrams", "processview", "incidents"):
         module = _optional_blueprint(name)
         if module is not None:
             app.register_blueprint(module.bp)

@@ -20,7 +20,7 @@ EXIT_REFUSED = 2
 EXIT_FAILED = 1
 
 # Further command groups live in their own modules, each with ``register(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("webui.cli_incidents",)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -448,9 +448,12 @@ def cmd_worker(args) -> int:
     from engine import FixedClock
     clock = FixedClock(as_utc(args.now)) if args.now else SystemClock()
     app = _app(args, clock)
+    from store.timerworker import run_due_timers
     while True:
-        moved = app.service.fire_due_timers(clock.now())
-        print(f"{clock.now().isoformat(timespec='seconds')}: fired timers on {moved} case(s)", flush=True)
+        done = run_due_timers(app.service, clock.now())
+        failed = f"; failed on {len(done.failed)} case(s), to be retried (safeguarding incidents list)" \
+            if done.failed else ""
+        print(f"{clock.now().isoformat(timespec='seconds')}: fired timers on {done.fired} case(s){failed}", flush=True)
         if args.once:
             return 0
         time.sleep(args.interval)
