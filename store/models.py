@@ -248,23 +248,9 @@ ALL_MODELS = [Team, User, UserRole, LoginAttempt, DiagramVersion, Person, Contac
 
 
 def create_schema() -> None:
-    """Create every table and index that does not exist yet (and columns added since)."""
-    database.create_tables(ALL_MODELS, safe=True)
-    _add_missing_columns(DiagramVersion, ("note", "published_at", "published_by"))
-    _add_missing_columns(User, ("session_epoch",))
-
-
-def _add_missing_columns(model, names) -> None:
-    """Add nullable columns that an older database lacks (a database made before they existed)."""
-    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
-    table = model._meta.table_name
-    present = {c.name for c in database.get_columns(table)}
-    missing = [n for n in names if n not in present]
-    if not missing:
-        return
-    from .db import is_postgres
-    migrator = PostgresqlMigrator(database.obj) if is_postgres() else SqliteMigrator(database.obj)
-    migrate(*[migrator.add_column(table, name, model._meta.fields[name]) for name in missing])
+    """Create or upgrade the schema in place (store/migrations.py): missing tables, columns, indexes."""
+    from .migrations import migrate
+    migrate()
 
 
 # API tokens live beside their functions in store/tokens.py; imported here so create_schema makes the table.
