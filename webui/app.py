@@ -5,7 +5,8 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, abort, g, has_request_context, jsonify, render_template, request, send_from_directory
+from flask import (Flask, abort, current_app, g, has_request_context, jsonify, render_template, request,
+                   send_from_directory)
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -40,8 +41,13 @@ def create_app(config: dict | None = None) -> Flask:
         LOGIN_WINDOW_MINUTES=15,
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        TRUSTED_PROXIES=int(os.environ.get("SAFEGUARDING_TRUSTED_PROXIES") or 0),
     )
     app.config.update(config or {})
+    if app.config["TRUSTED_PROXIES"]:  # behind N reverse proxies: believe their X-Forwarded-* headers
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key()
     context = app_context(app.config["DATABASE_URL"], app.config.get("CLOCK") or SystemClock())
@@ -127,6 +133,8 @@ def _security_headers(response):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
+    if current_app.config["SESSION_COOKIE_SECURE"]:  # served over HTTPS only: browsers must never downgrade
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
     if not request.path.startswith(CACHEABLE_PREFIXES):
         response.headers["Cache-Control"] = "no-store"
         response.headers["Pragma"] = "no-cache"

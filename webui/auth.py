@@ -24,6 +24,12 @@ def _throttle() -> dict:
             "window": timedelta(minutes=float(config["LOGIN_WINDOW_MINUTES"]))}
 
 
+def _same_site_path(target: str) -> bool:
+    """A path on this site: no scheme or host, and nothing a browser reads as one ('//', '/\\', controls)."""
+    return (target.startswith("/") and not target.startswith(("//", "/\\"))
+            and not any(c == "\\" or ord(c) < 32 or ord(c) == 127 for c in target))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """The sign-in page; after too many failures for a username or address, refuses with 429."""
@@ -50,7 +56,7 @@ def login():
             login_user(CurrentUser(user), remember=False)
             start_session(user)
             target = request.args.get("next") or ""
-            if not target.startswith("/") or target.startswith("//"):
+            if not _same_site_path(target):
                 target = url_for("work.my_work")
             return redirect(target)
     response = current_app.make_response((render_template("login.html", error=error, username=username), status))
