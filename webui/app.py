@@ -91,7 +91,8 @@ def create_app(config: dict | None = None) -> Flask:
     from . import auth, work
     app.register_blueprint(auth.bp)
     app.register_blueprint(work.bp)
-    for name in ("tasks", "cases", "contacts", "chairs", "admin", "api", "diagrams", "processview", "incidents"):
+    for name in ("tasks", "cases", "contacts", "chairs", "admin", "api", "diagrams", "processview", "incidents",
+                 "returns", "dashboards"):
         module = _optional_blueprint(name)
         if module is not None:
             app.register_blueprint(module.bp)
