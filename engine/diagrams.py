@@ -36,6 +36,7 @@ KNOWN_ROLES = frozenset({
     "contact_officer", "cads_social_worker", "cads_manager", "mash_police", "mash_health",
     "mash_education", "mash_probation", "social_worker", "team_manager", "conference_chair",
     "business_support", "family_help_practitioner", "lado", "process_owner", "admin",
+    "information_governance",  # subject access requests (webui/sar.py)
 })
 # A lane whose tasks name their concrete role per instance (property ``assignedRole``).
 ROLE_FAMILIES = {"mash_partner": frozenset(r for r in KNOWN_ROLES if r.startswith("mash_"))}

@@ -88,8 +88,9 @@ def diagram_xml(service: Safeguarding, case: Case, process_id: str) -> str | Non
 
 
 # -- possible duplicates ----------------------------------------------------------------
-def possible_matches(child: dict[str, Any], limit: int = 5) -> list[dict[str, Any]]:
-    """Existing child records that may be this child: same birth date and a similar name, or same name."""
+def possible_matches(child: dict[str, Any], limit: int = 5, where=None) -> list[dict[str, Any]]:
+    """Existing child records that may be this child: same birth date and a similar name, or same name.
+    ``where`` (a Case condition) leaves out children none of whose cases it admits."""
     given = (child.get("given_name") or "").strip().lower()
     family = (child.get("family_name") or "").strip().lower()
     born = child.get("expected_date_of_birth") if child.get("unborn") else child.get("date_of_birth")
@@ -108,11 +109,17 @@ def possible_matches(child: dict[str, Any], limit: int = 5) -> list[dict[str, An
                                                               and (not born or not getattr(person, born_field.name))):
             found.append(person)
     rows = []
-    for person in found[:limit]:
-        latest = Case.select().where(Case.child == person).order_by(Case.referral_date.desc(), Case.id.desc()).first()
-        rows.append({"person": person, "latest_case": latest,
-                     "cases": Case.select().where(Case.child == person).count()})
+    for person in found:
+        cases = _narrowed(Case.select().where(Case.child == person), where)
+        latest = cases.order_by(Case.referral_date.desc(), Case.id.desc()).first()
+        if latest is not None and len(rows) < limit:
+            rows.append({"person": person, "latest_case": latest, "cases": cases.count()})
     return rows
+
+
+def _narrowed(query, where):
+    """``query`` further narrowed by ``where`` (the access rules' condition), when given."""
+    return query if where is None else query.where(where)
 
 
 def _alike(a: str, b: str | None) -> bool:
@@ -129,10 +136,10 @@ def managed_roles(roles: set[str] | frozenset[str]) -> list[str]:
     return sorted({r for role in roles for r in MANAGED_ROLES.get(role, ())})
 
 
-def team_tasks(roles: list[str], today: date, calendar: WorkingDayCalendar) -> list[dict[str, Any]]:
-    """Open tasks for ``roles``: overdue first, then escalations, then by due date."""
-    tasks = (Task.select(Task, Case, Person).join(Case).join(Person)
-             .where(Task.role.in_(roles)).order_by(Task.due.asc(nulls="LAST"), Task.created_at, Task.id))
+def team_tasks(roles: list[str], today: date, calendar: WorkingDayCalendar, where=None) -> list[dict[str, Any]]:
+    """Open tasks for ``roles`` (of cases ``where`` admits): overdue first, then escalations, then by due date."""
+    tasks = _narrowed(Task.select(Task, Case, Person).join(Case).join(Person).where(Task.role.in_(roles)), where) \
+        .order_by(Task.due.asc(nulls="LAST"), Task.created_at, Task.id)
     rows = []
     for task in tasks:
         left = calendar.working_days_between(today, task.due) if task.due else None
@@ -143,14 +150,15 @@ def team_tasks(roles: list[str], today: date, calendar: WorkingDayCalendar) -> l
 
 
 def team_cases(roles: list[str], today: date, calendar: WorkingDayCalendar,
-               include_allocated: bool) -> list[dict[str, Any]]:
-    """Open cases with work in ``roles`` (and, for locality managers, every allocated case), overdue first."""
+               include_allocated: bool, where=None) -> list[dict[str, Any]]:
+    """Open cases with work in ``roles`` (and, for locality managers, every allocated case), overdue first;
+    only those ``where`` (a Case condition) admits."""
     with_work = Task.select(Task.case).where(Task.role.in_(roles))
     condition = Case.id.in_(with_work)
     if include_allocated:
         condition = condition | Case.allocated_worker.is_null(False)
-    cases = (Case.select(Case, Person).join(Person).switch(Case)
-             .where(Case.status == "open", condition).order_by(Case.referral_date, Case.id))
+    cases = _narrowed(Case.select(Case, Person).join(Person).switch(Case).where(Case.status == "open", condition),
+                      where).order_by(Case.referral_date, Case.id)
     workers = {u.id: u for u in User.select().where(User.id.in_(
         [c.allocated_worker_id for c in cases if c.allocated_worker_id] or [0]))}
     rows = []

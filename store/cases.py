@@ -164,6 +164,7 @@ class Safeguarding:
                 raise CaseConflict(str(exc)) from None
             if case.allocated_worker_id is None and outcome.completed_task.role == ALLOCATED_ROLE:
                 case.allocated_worker = user
+                case.team_id = case.team_id or user.team_id  # allocation moves the case to the worker's team
             self._record_conference(case, outcome.completed_task, form, user)
             self._write(case, outcome, username, now, expected_version=case.version)
         return StepResult(Case.get_by_id(case.id), outcome)
@@ -230,7 +231,7 @@ class Safeguarding:
         """Write one step's results; zero rows on the version check means someone else won."""
         values: dict[Any, Any] = {Case.version: Case.version + 1, Case.updated_at: to_db(now),
                                   Case.stage: outcome.stage, Case.next_timer_at: to_db(outcome.next_timer_at),
-                                  Case.allocated_worker: case.allocated_worker_id}
+                                  Case.allocated_worker: case.allocated_worker_id, Case.team: case.team_id}
         for name, value in outcome.statutory.items():
             values[getattr(Case, name)] = value
         if outcome.completed:
@@ -340,9 +341,12 @@ def find_task(task_id: str) -> Task:
     return matches[0]
 
 
-def list_tasks(role: str | None = None, username: str | None = None, limit: int = 200) -> list[Task]:
-    """Open tasks for a role's queue and/or a user (their own and their roles' unassigned), overdue first."""
+def list_tasks(role: str | None = None, username: str | None = None, limit: int = 200, where=None) -> list[Task]:
+    """Open tasks for a role's queue and/or a user (their own and their roles' unassigned), overdue first;
+    ``where`` narrows them further (the access rules' task condition)."""
     query = Task.select(Task, Case).join(Case)
+    if where is not None:
+        query = query.where(where)
     if username:
         user = get_user(username)
         _user, actor = actor_for(username)

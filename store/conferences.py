@@ -51,9 +51,10 @@ def conference_day(conference: Conference) -> date | None:
     return conference.held_on or conference.scheduled_for
 
 
-def conferences_for(chair: User | None) -> list[Conference]:
-    """Every conference chaired by ``chair`` (all conferences when None), with case and child loaded."""
-    query = _selected()
+def conferences_for(chair: User | None, where=None) -> list[Conference]:
+    """Every conference chaired by ``chair`` (all conferences when None) of cases ``where`` (a Case
+    condition: the access rules) admits, with case and child loaded."""
+    query = _selected() if where is None else _selected().where(where)
     if chair is not None:
         query = query.where(Conference.chair == chair)
     return list(query.order_by(Conference.scheduled_for, Conference.start_time, Conference.id))
@@ -73,10 +74,12 @@ def split_upcoming(conferences: Iterable[Conference], today: date) -> tuple[list
     return upcoming, past
 
 
-def conferences_between(chair: User | None, first: date, last: date) -> dict[date, list[Conference]]:
-    """A chair's conferences (all when None) on each day from ``first`` to ``last``, in time order."""
+def conferences_between(chair: User | None, first: date, last: date, where=None) -> dict[date, list[Conference]]:
+    """A chair's conferences (all when None; of cases ``where`` admits) on each day from ``first`` to ``last``."""
     in_range = ((Conference.scheduled_for.between(first, last)) | (Conference.held_on.between(first, last)))
     query = _selected().where(in_range)
+    if where is not None:
+        query = query.where(where)
     if chair is not None:
         query = query.where(Conference.chair == chair)
     days: dict[date, list[Conference]] = {}
@@ -239,14 +242,17 @@ def offered_dates(calendar: WorkingDayCalendar, first: date, due: date | None, b
     return found
 
 
-def scheduling_requests(chair: User | None, today: date, calendar: WorkingDayCalendar) -> list[SchedulingRequest]:
+def scheduling_requests(chair: User | None, today: date, calendar: WorkingDayCalendar,
+                        where=None) -> list[SchedulingRequest]:
     """Open scheduling tasks (soonest due first) with windows; offered dates skip the chair's booked days.
 
     For a chair: the unassigned queue and the tasks assigned to them; with no chair (business
-    support) every request, and no dates are offered.
+    support) every request, and no dates are offered. ``where`` (the access rules) narrows them.
     """
     query = (Task.select(Task, Case, Person).join(Case).join(Person, on=(Case.child == Person.id))
              .where(Task.bpmn_id.in_(list(SCHEDULING_TASKS)), Task.role == "conference_chair"))
+    if where is not None:
+        query = query.where(where)
     if chair is not None:
         query = query.where(Task.assignee.is_null() | (Task.assignee == chair))
     tasks = list(query.order_by(Task.due.asc(nulls="LAST"), Task.created_at, Task.id))

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 
 from engine import FixedClock, WorkingDayCalendar
 
+from .access import restrict_case
 from .cases import Safeguarding
 from .models import Case, Task, User
 from .users import add_user
@@ -38,7 +39,11 @@ DEMO_USERS = [  # username, full name, roles, team
     ("lado.sam", "Sam Lado", ["lado"], "LADO"),
     ("owner.pat", "Pat Owner", ["process_owner"], "Service management"),
     ("admin", "Ada Admin", ["admin"], None),
+    ("ig.nadia", "Nadia Iqbal", ["information_governance"], "Information governance"),
 ]
+# One demo case is restricted (a child related to a member of staff): only these people may see it.
+RESTRICTED_DEMO = ("live_cp_plan", "tm.claire", ["sw.priya", "chair.helen", "bs.alex"],
+                   "The child's aunt works in the Norwich locality team")
 # Date fields that look forward (bookings, targets); every other date field records the day it happened.
 HELD_ON_BOOKED_DATE = {"icpc", "review_conference", "contextual_conference"}
 FUTURE_DATE_FIELDS = {"scheduled_for", "review_on", "revised_date", "next_meeting_on", "expected_date_of_birth"}
@@ -254,6 +259,10 @@ def run_demo(app) -> Iterator[str]:
         cases = service.record_contact(contact_payload(scenario, start, offset), users["contact_officer"])
         for case in cases:
             final = drive_case(service, clock, case.id, scenario, users)
+            if scenario.name == RESTRICTED_DEMO[0]:
+                _name, manager, named, reason = RESTRICTED_DEMO
+                restrict_case(final.id, manager, reason, named, clock.now())
+                yield f"{'':<24} case {final.reference} restricted by {manager}: only {', '.join([manager, *named])} may see it"
             open_tasks = ", ".join(t.name for t in Task.select().where(Task.case == final.id)) or "none"
             yield (f"{scenario.name:<24} case {final.reference} {final.child.display_name:<14} "
                    f"{final.status:<7} stage: {final.stage}; open tasks: {open_tasks}"

@@ -123,6 +123,7 @@ class Case(BaseModel):
     updated_at = DateTimeField()
     next_timer_at = DateTimeField(null=True, index=True)
     allocated_worker = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    team = ForeignKeyField(Team, null=True, on_delete="SET NULL")  # set on allocation: who may see it (store/access.py)
     re_referral = BooleanField(default=False)
     previous_case = ForeignKeyField("self", null=True, on_delete="SET NULL")
     # Statutory record (PROCESS.md): each date its own column, so returns never replay diagrams.
@@ -267,6 +268,11 @@ ALL_MODELS.extend([AuditEntry, AuditHead])
 from .idempotency import IdempotencyKey  # noqa: E402
 
 ALL_MODELS.append(IdempotencyKey)
+
+# Restricted cases and the people named on them live in store/access.py (who may see which case).
+from .access import CaseAccess, RestrictedCase  # noqa: E402
+
+ALL_MODELS.extend([RestrictedCase, CaseAccess])
 
 # Timer failures and incidents (store/incidents.py); imported here so create_schema makes the table.
 from .incidents import Incident  # noqa: E402

@@ -1,30 +1,39 @@
-"""The one place that decides who may see a case or task: every route goes through these helpers."""
+"""The one place that decides who may see a case, task, conference or person on the web and the API.
+
+``guard_routes(app)`` wraps every route whose URL names a record (``case_id``, ``task_id``,
+``conference_id``, ``person_id``) with the check for that record, so a new route cannot forget it
+(tests/webui/test_access_matrix.py walks the URL map to prove it). The rules themselves are in
+store/access.py. Views and refusals are written to the audit. A restricted case answers 404 to
+anyone not named on it, exactly as if it did not exist (the refusal is still audited); any other
+case the user may not see answers 403.
+"""
 from __future__ import annotations
 
 from datetime import datetime
+from functools import wraps
 
-from flask import abort, current_app, has_app_context, has_request_context, request
+from flask import Flask, abort, current_app, g, has_app_context, has_request_context, request
 from flask_login import current_user
 
+from store import access as rules
 from store import audit
-from store.models import Case, Task
+from store.models import Case, Conference, Person, Task
 
-FRONT_DOOR = frozenset({"contact_officer", "cads_social_worker", "cads_manager"})
-CASEWORK = frozenset({"social_worker", "team_manager", "conference_chair", "business_support",
-                      "family_help_practitioner", "lado"})
-MASH = frozenset({"mash_police", "mash_health", "mash_education", "mash_probation"})
+FRONT_DOOR = rules.FRONT_DOOR
 REFERRER_VISIBLE = frozenset({"contact_officer", "cads_social_worker", "cads_manager"})
+SAR_ROLES = frozenset({"information_governance"})  # who may produce a subject access pack
+
+
+def viewer() -> rules.Viewer:
+    """The signed-in user as the access rules see them (once per request)."""
+    if "access_viewer" not in g:
+        g.access_viewer = rules.Viewer.of(current_user.user, current_user.roles)
+    return g.access_viewer
 
 
 def can_see_case(case: Case) -> bool:
-    """Front door and casework roles see cases; a MASH partner only those with a check asked of them."""
-    roles = current_user.roles
-    if roles & (FRONT_DOOR | CASEWORK):
-        return True
-    mash_roles = roles & MASH
-    if mash_roles:
-        return Task.select().where(Task.case == case.id, Task.role.in_(list(mash_roles))).exists()
-    return False
+    """Whether the signed-in user may see ``case`` (store/access.py has the rules)."""
+    return rules.can_see_case(viewer(), case.id)
 
 
 def can_see_referrer(case: Case) -> bool:
@@ -34,12 +43,21 @@ def can_see_referrer(case: Case) -> bool:
     return bool(current_user.roles & REFERRER_VISIBLE)
 
 
+def _checked() -> dict:
+    if "access_checked" not in g:
+        g.access_checked = {}
+    return g.access_checked
+
+
 def get_case_or_404(case_id: int) -> Case:
-    """The case, or 404 if it does not exist, or 403 if this user may not see it (both views and
-    refusals are recorded in the audit)."""
-    case = _case_or_404(case_id)
-    _audit("view", "case", case.id, case.id)
-    return case
+    """The case, or 404 if it does not exist (or is restricted and the user is not named), or 403
+    if this user may not see it; views and refusals are audited once per request."""
+    key = ("case", case_id)
+    if key not in _checked():
+        case = _case_or_404(case_id)
+        _audit("view", "case", case.id, case.id)
+        _checked()[key] = case
+    return _checked()[key]
 
 
 def _case_or_404(case_id: int) -> Case:
@@ -47,22 +65,91 @@ def _case_or_404(case_id: int) -> Case:
     if case is None:
         abort(404, f"There is no case {case_id}")
     if not can_see_case(case):
-        _audit("refused", "case", case.id, case.id)
-        abort(403)
+        _refuse("case", case.id, case.id)
     return case
 
 
+def _refuse(record_type: str, record_id, case_id: int) -> None:
+    """Record the refused attempt, then answer 404 for a hidden restricted case, else 403."""
+    _audit("refused", record_type, record_id, case_id)
+    if rules.is_hidden(viewer(), case_id):
+        abort(404, f"There is no case {case_id}" if record_type == "case" else None)
+    abort(403)
+
+
 def get_task_or_404(task_id: str) -> Task:
-    """An open task this user may work on (holds its role), or 404/403 (recorded as for cases)."""
-    task = Task.get_or_none(Task.id == task_id)
-    if task is None:
-        abort(404, "This task is not open: it may have been completed or cancelled")
-    if task.role not in current_user.roles and not current_user.is_manager:
-        _audit("refused", "task", task.id, task.case_id)
+    """An open task this user may open, or 404/403 (recorded as for cases)."""
+    key = ("task", task_id)
+    if key not in _checked():
+        task = Task.get_or_none(Task.id == task_id)
+        if task is None:
+            abort(404, "This task is not open: it may have been completed or cancelled")
+        if not rules.can_open_task(viewer(), task):
+            _refuse("task", task.id, task.case_id)
+        _audit("view", "task", task.id, task.case_id)
+        _checked()[key] = task
+    return _checked()[key]
+
+
+def get_conference_or_404(conference_id: int) -> Conference:
+    """A conference of a case this user may see (the case check is audited)."""
+    conference = Conference.get_or_none(Conference.id == conference_id)
+    if conference is None:
+        abort(404, f"There is no conference {conference_id}")
+    get_case_or_404(conference.case_id)
+    return conference
+
+
+def get_person_or_404(person_id: int) -> Person:
+    """A person's record, for information governance only (subject access)."""
+    if not current_user.roles & SAR_ROLES:
+        _audit("refused", "person", person_id, None)
         abort(403)
-    _case_or_404(task.case_id)
-    _audit("view", "task", task.id, task.case_id)
-    return task
+    person = Person.get_or_none(Person.id == person_id)
+    if person is None:
+        abort(404, f"There is no person {person_id}")
+    return person
+
+
+def _if_open(model, getter):
+    """A guard that leaves a missing task or conference to the view (it explains what became of it)."""
+    def check(value):
+        if model.select().where(model.id == value).exists():
+            getter(value)
+    return check
+
+
+# URL argument -> the check made before the view runs.
+GUARDS = {"case_id": get_case_or_404, "task_id": _if_open(Task, get_task_or_404),
+          "conference_id": _if_open(Conference, get_conference_or_404), "person_id": get_person_or_404}
+
+
+# Routes naming a case that a role may use without seeing the case: a process owner moves a
+# migrated case back to its diagram version (no case content is shown to them).
+TECHNICAL_ROUTES = {"diagrams.rollback": frozenset({"process_owner"})}
+
+
+def guard_routes(app: Flask) -> None:
+    """Wrap every view whose URL names a record with that record's check (signed-in users only:
+    a visitor is left to the login or bearer-token refusal)."""
+    for rule in app.url_map.iter_rules():
+        names = sorted(set(rule.arguments) & set(GUARDS))
+        view = app.view_functions.get(rule.endpoint)
+        if not names or view is None or getattr(view, "access_guard", None):
+            continue
+        app.view_functions[rule.endpoint] = _guarded(view, names, TECHNICAL_ROUTES.get(rule.endpoint, frozenset()))
+
+
+def _guarded(view, names: list[str], technical_roles: frozenset[str]):
+    @wraps(view)
+    def checked(*args, **kwargs):
+        if current_user.is_authenticated and not current_user.roles & technical_roles:
+            for name in names:
+                if name in kwargs:
+                    GUARDS[name](kwargs[name])
+        return view(*args, **kwargs)
+    checked.access_guard = tuple(names)
+    return checked
 
 
 def _audit(action: str, record_type: str, record_id, case_id: int | None) -> None:

@@ -17,7 +17,8 @@ from flask_login import current_user
 from werkzeug.exceptions import NotFound
 
 from engine import DEADLINE_KEYS, CaseConflict, FieldError, ValidationFailed
-from store.cases import list_tasks
+from store.access import task_condition
+from store.cases import list_tasks, siblings
 from store.db import database
 from store.idempotency import check_key, fingerprint, remember, reserve
 from store.models import Case, Task
@@ -25,8 +26,9 @@ from store.tasks import claim_task
 from store.tokens import user_for_token
 from store.views import case_summary
 
-from .access import FRONT_DOOR, can_see_case, can_see_referrer, get_case_or_404, get_task_or_404
+from .access import FRONT_DOOR, can_see_case, can_see_referrer, get_case_or_404, get_task_or_404, viewer
 from .app import clock, csrf, service
+from .limits import MAX_ID
 from .session import CurrentUser
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -77,6 +79,8 @@ def json_object() -> dict[str, Any]:
         abort(400, "The request body is empty: send a JSON object")
     try:
         body = json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        abort(400, "The request body is nested too deeply")
     except ValueError as exc:  # includes JSONDecodeError and undecodable bytes
         abort(400, f"The request body is not valid JSON: {exc}")
     if not isinstance(body, dict):
@@ -101,7 +105,7 @@ def _completion(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
 
 def _case_id_arg(value: str) -> int:
     cleaned = value.strip().upper().removeprefix("C")
-    if not cleaned.isdigit():
+    if not cleaned.isdigit() or int(cleaned) > MAX_ID:
         abort(400, f"case must be a case id such as 12 or C000012, not {value!r}")
     return int(cleaned)
 
@@ -137,7 +141,7 @@ def case_json(case: Case) -> dict[str, Any]:
                   "expected_date_of_birth": (child.expected_date_of_birth.isoformat()
                                              if child.expected_date_of_birth else None),
                   "gender": child.gender},
-        "siblings": summary["siblings"],
+        "siblings": [f"{s.reference} {s.child.display_name}" for s in siblings(case) if can_see_case(s)],
         "contact": {"id": contact.id, "received_on": contact.received_on.isoformat(), "channel": contact.channel,
                     "immediate_danger": contact.immediate_danger},
         "deadlines": {d["key"]: {"due": d["due"], "status": d["status"]} for d in summary["deadlines"]},
@@ -199,7 +203,8 @@ def tasks():
         get_case_or_404(case_id)
     mine = request.args.get("mine", "").lower() in ("1", "true", "yes")
     filtered = case_id is not None or mine
-    rows = list_tasks(role=role, username=current_user.username, limit=None if filtered else 500)
+    rows = list_tasks(role=role, username=current_user.username, limit=None if filtered else 500,
+                      where=task_condition(viewer()))
     if case_id is not None:
         rows = [t for t in rows if t.case_id == case_id]
     if mine:

@@ -92,10 +92,12 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(work.bp)
     for name in ("tasks", "cases", "contacts", "chairs", "admin", "api", "diagrams", "processview", "incidents",
-                 "returns", "dashboards"):
+                 "returns", "dashboards", "restriction", "sar"):
         module = _optional_blueprint(name)
         if module is not None:
             app.register_blueprint(module.bp)
+    from .access import guard_routes
+    guard_routes(app)  # every route naming a case, task, conference or person checks access first
     _register_errors(app)
     return app
 

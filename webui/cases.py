@@ -5,11 +5,12 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user, login_required
 
 from engine import EngineError, TaskNotReady, ValidationFailed
+from store.access import case_condition, may_restrict, refused_attempts, restriction
 from store.audit import case_viewers
 from store.casepage import case_page as case_page_data
 from store.casepage import diagram_progress, diagram_xml, managed_roles, team_cases, team_tasks
 
-from .access import can_see_referrer, get_case_or_404
+from .access import can_see_case, can_see_referrer, get_case_or_404, viewer
 from .app import clock, service, status_for
 
 bp = Blueprint("cases", __name__)
@@ -31,6 +32,10 @@ def case_page(case_id: int):
 
 def _render_case(case, strategy_error: str | None = None, reason: str = "", status: int = 200):
     data = case_page_data(case, clock().now().date(), service().engine.calendar)
+    data["siblings"] = [s for s in data["siblings"] if can_see_case(s)]
+    if data["previous_case"] is not None and not can_see_case(data["previous_case"]):
+        data["previous_case"] = None
+    managing = current_user.has(*AUDIT_VIEWER_ROLES)
     processes = diagram_progress(service(), case)
     chosen = request.args.get("process")
     if chosen not in {p["id"] for p in processes}:
@@ -41,7 +46,9 @@ def _render_case(case, strategy_error: str | None = None, reason: str = "", stat
         referrer_visible=can_see_referrer(case), schema=contact_form.schema if contact_form else {},
         deadline_labels=DEADLINE_LABELS, can_call_strategy=current_user.has(*STRATEGY_ROLES),
         strategy_error=strategy_error, reason=reason,
-        viewers=case_viewers(case.id) if current_user.has(*AUDIT_VIEWER_ROLES) else None), status
+        viewers=case_viewers(case.id) if managing else None,
+        refusals=refused_attempts(viewer(), case.id) if managing else None,
+        restricted=restriction(case.id)[0], can_restrict=may_restrict(viewer(), case.id)), status
 
 
 def _deepest_active(processes: list[dict]) -> str | None:
@@ -101,7 +108,8 @@ def team():
     if not roles:
         abort(403)
     today, calendar = clock().now().date(), service().engine.calendar
-    tasks = team_tasks(roles, today, calendar)
-    cases = team_cases(roles, today, calendar, include_allocated=current_user.has("team_manager"))
+    visible = case_condition(viewer())
+    tasks = team_tasks(roles, today, calendar, where=visible)
+    cases = team_cases(roles, today, calendar, include_allocated=current_user.has("team_manager"), where=visible)
     return render_template("cases/team.html", tasks=tasks, cases=cases, roles=roles,
                            deadline_labels=DEADLINE_LABELS)

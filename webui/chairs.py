@@ -11,7 +11,9 @@ from engine import parse_date
 from store import conferences as rules
 from store.models import User
 
-from .access import get_case_or_404
+from store.access import case_condition
+
+from .access import get_case_or_404, viewer
 from .app import clock, service
 
 bp = Blueprint("chairs", __name__, url_prefix="/conferences")
@@ -65,7 +67,7 @@ def _date_arg(name: str) -> date:
 def conferences():
     """The chair's conferences, upcoming then past."""
     scope = _scope()
-    upcoming, past = rules.split_upcoming(rules.conferences_for(scope), _today())
+    upcoming, past = rules.split_upcoming(rules.conferences_for(scope, case_condition(viewer())), _today())
     return render_template("chairs/conferences.html", upcoming=upcoming, past=past, everyone=scope is None)
 
 
@@ -86,7 +88,7 @@ def calendar():
         first = anchor.replace(day=1)
         last = first + relativedelta(months=1, days=-1)
         previous, following, weeks = first - relativedelta(months=1), first + relativedelta(months=1), rules.month_grid(anchor)
-    by_day = rules.conferences_between(scope, first, last)
+    by_day = rules.conferences_between(scope, first, last, case_condition(viewer()))
     return render_template("chairs/calendar.html", view=view, anchor=anchor, first=first, last=last, weeks=weeks,
                            by_day=by_day, previous=previous, following=following, everyone=scope is None,
                            working_day=service().engine.calendar.is_working_day)
@@ -98,7 +100,7 @@ def requests():
     """Conferences waiting to be scheduled, each with its statutory window and dates offered inside it."""
     _scope()
     chair = current_user.user if current_user.has(CHAIR) else None  # business support sees every request
-    waiting = rules.scheduling_requests(chair, _today(), service().engine.calendar)
+    waiting = rules.scheduling_requests(chair, _today(), service().engine.calendar, case_condition(viewer()))
     return render_template("chairs/requests.html", waiting=waiting, offering=chair is not None)
 
 

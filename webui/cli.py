@@ -20,7 +20,7 @@ EXIT_REFUSED = 2
 EXIT_FAILED = 1
 
 # Further command groups live in their own modules, each with ``register(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ("webui.cli_incidents", "webui.cli_ops", "webui.cli_returns")
+COMMAND_MODULES: tuple[str, ...] = ("webui.cli_incidents", "webui.cli_ops", "webui.cli_returns", "webui.cli_access")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,8 +14,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 from engine import FieldError, ValidationFailed
+from store.access import not_hidden
 from store.casepage import possible_matches
 
+from .access import viewer
 from .app import clock, service
 from .formrender import FormView, Parsed, build_form, page_errors, parse_form, to_values
 
@@ -85,7 +87,7 @@ def _match_children(parsed: Parsed) -> tuple[list[dict[str, Any]], dict[int, int
     links: dict[int, int | None] = {}
     undecided = False
     for index, child in enumerate(parsed.data["children"]):
-        found = possible_matches(child)
+        found = possible_matches(child, where=not_hidden(viewer()))  # a known child is offered unless restricted
         if not found:
             continue
         row = int(parsed.display_path(f"children.{index}").split(".")[1])

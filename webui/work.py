@@ -4,10 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from store.access import task_condition
 from store.cases import list_tasks
 from store.models import Task
 from store.tasks import claim_task, holders_of, reassign_task, release_task
 
+from .access import viewer
 from .app import clock, service
 
 bp = Blueprint("work", __name__)
@@ -25,7 +27,7 @@ def my_work():
     role = request.args.get("role") or None
     if role and role not in current_user.roles:
         abort(403)
-    tasks = list_tasks(role=role, username=current_user.username)
+    tasks = list_tasks(role=role, username=current_user.username, where=task_condition(viewer()))
     rows = [{"task": t, "left": working_days_left(t.due)} for t in tasks]
     rows.sort(key=lambda r: (r["left"] is None, r["left"] if r["left"] is not None else 0, r["task"].created_at))
     return render_template("work/my_work.html", rows=rows, role=role)
@@ -52,7 +54,7 @@ def release(task_id: str):
 def reassign(task_id: str):
     if not current_user.is_manager:
         abort(403)
-    task = Task.get_or_none(Task.id == task_id)
+    task = Task.get_or_none(Task.id == task_id)  # access was checked before the view (access.guard_routes)
     if task is None:
         abort(404)
     if request.method == "POST":

@@ -301,6 +301,10 @@ def test_a_case_with_deadlines_statutory_dates_tasks_and_chronology(api, web_app
     assert body["chronology"][0]["kind"] == "case_started"
     assert body["child"]["name"] == case.child.display_name and body["child"]["date_of_birth"]
     assert body["referrer"]["name"] == "Tom Reid"
+    assert api("GET", f"/api/cases/{case.id}", "social_worker").status_code == 403  # still at the front door
+    from store.models import Case, User
+    worker = User.get(User.username == web_app.config["USERS_BY_ROLE"]["social_worker"])
+    Case.update(allocated_worker=worker, team=worker.team).where(Case.id == case.id).execute()
     allocated = api("GET", f"/api/cases/{case.id}", "social_worker").get_json()
     assert "referrer" not in allocated and allocated["deadlines"] == body["deadlines"]
 

@@ -14,6 +14,13 @@ def record_contact(web_app):
     return context.service.record_contact(payload, web_app.config["USERS_BY_ROLE"]["contact_officer"])
 
 
+def allocate(web_app, case):
+    """The case allocated to the demo social worker (and so visible to their team)."""
+    from store.models import Case, User
+    worker = User.get(User.username == web_app.config["USERS_BY_ROLE"]["social_worker"])
+    Case.update(allocated_worker=worker, team=worker.team).where(Case.id == case.id).execute()
+
+
 def entries(**where):
     query = AuditEntry.select().order_by(AuditEntry.id)
     for name, value in where.items():
@@ -23,6 +30,7 @@ def entries(**where):
 
 def test_a_case_page_view_appends_one_view_entry(client, auth, web_app, db, web_clock):
     [case] = record_contact(web_app)
+    allocate(web_app, case)
     user = auth.login_as("social_worker")
     before = AuditEntry.select().count()
     assert client.get(f"/cases/{case.id}").status_code == 200
@@ -81,6 +89,7 @@ def test_completing_a_task_on_the_web_records_the_change_with_the_address(client
 def test_api_views_are_recorded(client, web_app, db):
     from store.tokens import issue_token
     [case] = record_contact(web_app)
+    allocate(web_app, case)
     username = web_app.config["USERS_BY_ROLE"]["social_worker"]
     token = issue_token(username, db.clock.now())
     before = AuditEntry.select().count()
@@ -91,6 +100,7 @@ def test_api_views_are_recorded(client, web_app, db):
 
 def test_case_page_shows_who_has_seen_it_to_a_team_manager(client, auth, web_app, db):
     [case] = record_contact(web_app)
+    allocate(web_app, case)
     worker = auth.login_as("social_worker")
     client.get(f"/cases/{case.id}")
     client.get(f"/cases/{case.id}")

@@ -40,6 +40,13 @@ def in_assessment(web_app, web_clock):
     return drive(web_app, web_clock, case, "assessment_cin_plan", "assessment")
 
 
+def allocate(web_app, case, role="social_worker"):
+    """Allocate the case to the demo user holding ``role`` (and so to their team)."""
+    from store.models import User
+    worker = User.get(User.username == web_app.config["USERS_BY_ROLE"][role])
+    Case.update(allocated_worker=worker, team=worker.team).where(Case.id == case.id).execute()
+
+
 def test_case_page_shows_each_section(client, auth, web_app, db):
     first, unborn = record(web_app, children=FORM_EXAMPLES["contact.json"]["children"])  # Amy and an unborn sibling
     auth.login_as("cads_social_worker")
@@ -67,6 +74,7 @@ def test_case_page_shows_each_section(client, auth, web_app, db):
 
 def test_referrer_hidden_from_a_social_worker_and_shown_to_cads(client, auth, web_app, db):
     [case] = record(web_app)
+    allocate(web_app, case)
     auth.login_as("social_worker")
     page = client.get(f"/cases/{case.id}").get_data(as_text=True)
     assert "Referrer details are restricted" in page and "Rita Referrer" not in page and "Oak Surgery" not in page
@@ -80,7 +88,9 @@ def test_anonymous_referrer_shown_only_to_the_cads_manager(client, auth, web_app
     anonymous = {"type": "member_of_public", "anonymous": True, "name": "Nina Neighbour",
                  "relationship_to_child": "Neighbour"}
     [case] = record(web_app, referrer=anonymous, referral_source="9")
-    for role in ("cads_social_worker", "contact_officer", "social_worker"):
+    for role in ("contact_officer", "cads_social_worker", "social_worker"):
+        if role == "social_worker":
+            allocate(web_app, case)
         auth.login_as(role)
         page = client.get(f"/cases/{case.id}").get_data(as_text=True)
         assert "Nina Neighbour" not in page and "Referrer details are restricted" in page, role
@@ -90,14 +100,17 @@ def test_anonymous_referrer_shown_only_to_the_cads_manager(client, auth, web_app
     assert "Nina Neighbour" in page and "do not share who referred" in page
 
 
-def test_mash_partner_sees_only_cases_with_a_check(client, auth, web_app, web_clock, db):
+def test_mash_partner_sees_only_their_check_never_the_case(client, auth, web_app, web_clock, db):
     [case] = record(web_app)
     auth.login_as("mash_police")
     assert client.get(f"/cases/{case.id}").status_code == 403
     assert client.get(f"/cases/{case.id}/diagram").status_code == 403
     drive(web_app, web_clock, case, "mash_then_assessment", "mash_check")
-    assert Task.select().where(Task.case == case.id, Task.role == "mash_police").exists()
-    assert client.get(f"/cases/{case.id}").status_code == 200
+    check = Task.get(Task.case == case.id, Task.role == "mash_police")
+    assert client.get(f"/tasks/{check.id}").status_code == 200  # the check, with the case summary beside it
+    assert client.get(f"/cases/{case.id}").status_code == 403
+    other = Task.get(Task.case == case.id, Task.role == "mash_health")
+    assert client.get(f"/tasks/{other.id}").status_code == 403
 
 
 @pytest.mark.parametrize("method,url", [("get", "/cases/1"), ("get", "/cases/1/diagram"),
@@ -153,6 +166,7 @@ def test_strategy_discussion_during_an_assessment(client, auth, web_app, web_clo
 
 def test_strategy_discussion_at_the_front_door_is_refused_clearly(client, auth, web_app, db):
     [case] = record(web_app)
+    allocate(web_app, case)
     before = Case.get_by_id(case.id).version
     auth.login_as("social_worker")
     response = client.post(f"/cases/{case.id}/strategy-discussion", data={"reason": "Worried"})
