@@ -72,3 +72,22 @@ def test_the_incidents_command_lists_and_retries(web_app, incident, db, capsys):
         assert main([*url, "incidents", "retry", "999", "--as", "admin"]) == 2
     finally:
         database.initialize(db.db)  # the command bound the models to its own connection
+
+
+def test_the_worker_command_reports_failures_and_purges_expired_keys(web_app, db, capsys):
+    from store.db import database
+    from store.idempotency import IdempotencyKey
+    from store.models import User
+    from webui.cli import main
+    [case] = start_cases(db, web_app.config["USERS_BY_ROLE"], 1)
+    break_case(case.id)
+    IdempotencyKey.create(user=User.get(User.username == "contact.officer"), key="old", fingerprint="0" * 64,
+                          status=201, body="{}", created_at=DUE.replace(tzinfo=None) - timedelta(days=2),
+                          expires_at=DUE.replace(tzinfo=None) - timedelta(days=1))
+    try:
+        code = main(["--database", web_app.config["DATABASE_URL"], "worker", "--once", "--now", DUE.isoformat()])
+        out = capsys.readouterr().out
+    finally:
+        database.initialize(db.db)
+    assert code == 0 and "fired timers on 0 case(s); failed on 1 case(s), to be retried" in out
+    assert Incident.get(Incident.case == case.id).attempts == 1 and IdempotencyKey.select().count() == 0
