@@ -96,15 +96,15 @@ def test_a_retried_claim_replays(post, context, db_web_app):
 
 
 def test_the_same_key_with_another_body_or_route_is_422_and_changes_nothing(post, context, db_web_app):
-    key = "contact-42"
-    assert post("/api/contacts", "contact_officer", contact(context), key=key).status_code == 201
-    other = post("/api/contacts", "contact_officer", contact(context, concern="Another worry"), key=key)
+    key = "contact-42"  # CADS records contacts and may claim the CADS decision (access is checked first)
+    assert post("/api/contacts", "cads_social_worker", contact(context), key=key).status_code == 201
+    other = post("/api/contacts", "cads_social_worker", contact(context, concern="Another worry"), key=key)
     assert other.status_code == 422
     [error] = other.get_json()["errors"]
     assert error["field"] == "Idempotency-Key" and "already used for a different request" in error["message"]
     _case, task = open_case(context, db_web_app)
     before = Contact.select().count()
-    assert post(f"/api/tasks/{task.id}/claim", "contact_officer", key=key).status_code == 422  # another route
+    assert post(f"/api/tasks/{task.id}/claim", "cads_social_worker", key=key).status_code == 422  # another route
     assert Contact.select().count() == before and Task.get_by_id(task.id).assignee_id is None
 
 
