@@ -58,26 +58,41 @@ def fail_until_incident(service, case_id: int, now: datetime) -> tuple[Incident,
     raise AssertionError("no incident after MAX_ATTEMPTS failures")
 
 
-@pytest.mark.parametrize("workers", [4])
-def test_several_workers_never_fire_one_timer_twice(app, users, workers):
+def _worker_process(app, barrier, results) -> None:
+    """One ``safeguarding worker`` pass in its own process (forked: its own connection)."""
+    barrier.wait()
+    done = run_due_timers(app.service, DUE)
+    results.put((done.fired, done.failed))
+
+
+@pytest.mark.parametrize("mode", ["threads", "processes"])
+def test_several_workers_never_fire_one_timer_twice(app, users, mode, workers=4):
     cases = start_cases(app, users, 24)
-    app.db.close()
-    totals, barrier = [], threading.Barrier(workers)
+    app.db.close()  # each worker opens its own connection
+    if mode == "threads":
+        totals, barrier = [], threading.Barrier(workers)
 
-    def work():
-        barrier.wait()
-        try:
-            totals.append(run_due_timers(app.service, DUE))
-        finally:
-            app.db.close()
-
-    threads = [threading.Thread(target=work) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert len(totals) == workers and sum(t.fired for t in totals) == len(cases), totals
-    assert all(not t.failed for t in totals)
+        def work():
+            barrier.wait()
+            try:
+                done = run_due_timers(app.service, DUE)
+                totals.append((done.fired, done.failed))
+            finally:
+                app.db.close()
+        runners = [threading.Thread(target=work) for _ in range(workers)]
+    else:
+        context = multiprocessing.get_context("fork")
+        barrier, results = context.Barrier(workers), context.Queue()
+        runners = [context.Process(target=_worker_process, args=(app, barrier, results)) for _ in range(workers)]
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join(120)
+    if mode == "processes":
+        assert all(r.exitcode == 0 for r in runners)
+        totals = [results.get(timeout=10) for _ in runners]
+    assert len(totals) == workers and sum(fired for fired, _ in totals) == len(cases), totals
+    assert all(not failed for _, failed in totals)
     for case in cases:
         assert_escalated_once(case.id)
     assert run_due_timers(app.service, DUE + timedelta(hours=1)).fired == 0
