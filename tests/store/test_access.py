@@ -1,0 +1,105 @@
+"""Who sees which case, on SQLite and PostgreSQL: the rules as conditions, restricting and naming people."""
+from __future__ import annotations
+
+import pytest
+
+from engine import EngineError, NotPermitted, ValidationFailed
+from store import audit
+from store.access import (CaseAccess, Viewer, can_open_task, can_see_case, grant_access, is_hidden,
+                          refused_attempts, restrict_case, restriction, revoke_access, unrestrict_case,
+                          visible_case_ids)
+from store.audit import AuditEntry
+from store.demo import Scenario, _defaults, contact_payload, drive_case
+from store.models import Case, Task, User
+from store.users import add_user
+
+TO_S47 = {**{k: v for k, v in _defaults().items() if k != "feedback_to_referrer"},  # left open for CADS
+          "cads_decision": [{"decision": "strategy_discussion"}], "strategy_discussion": [{"outcome": "section47_single"}]}
+
+
+def viewer(username):
+    return Viewer.of(User.get(User.username == username))
+
+
+def visible(username):
+    return {row.id for row in visible_case_ids(viewer(username))}
+
+
+@pytest.fixture
+def cases(app, users, clock):
+    """A case at the front door and one allocated to sw.priya's team (Norwich locality)."""
+    add_user("sw.bella", "Bella Stone", ["social_worker"], clock.now(), team="Great Yarmouth locality")
+    scenario = Scenario("s47", TO_S47, stop_before="section47_enquiry")
+    front, allocated = (app.service.record_contact(contact_payload(scenario, clock.now().date(), i), "contact.officer")[0]
+                        for i in (0, 1))
+    allocated = drive_case(app.service, clock, allocated.id, scenario, users)
+    return front.id, allocated.id
+
+
+def test_allocation_moves_a_case_from_the_front_door_to_its_team(app, cases):
+    front, allocated = cases
+    case = Case.get_by_id(allocated)
+    assert case.allocated_worker.username == "sw.priya" and case.team_id == case.allocated_worker.team_id
+    assert Case.get_by_id(front).team_id is None
+    assert visible("contact.officer") == {front}  # the allocated case is no longer the front door's
+    assert visible("sw.priya") == visible("sw.omar") == visible("tm.claire") == {allocated}
+    assert visible("sw.bella") == visible("mash.police") == visible("admin") == set()
+    assert visible("cads.sw") == {front, allocated}  # its feedback to the referrer is still CADS work
+    assert can_see_case(viewer("sw.omar"), allocated) and not can_see_case(viewer("sw.bella"), allocated)
+
+
+def test_task_opening_follows_the_case_and_the_role(app, cases):
+    _front, allocated = cases
+    s47 = Task.get(Task.case == allocated, Task.bpmn_id == "section47_enquiry")
+    assert can_open_task(viewer("sw.priya"), s47) and can_open_task(viewer("tm.claire"), s47)
+    assert not can_open_task(viewer("sw.bella"), s47) and not can_open_task(viewer("chair.helen"), s47)
+
+
+def test_a_restricted_case_is_seen_only_by_the_named(app, cases, clock):
+    _front, allocated = cases
+    restrict_case(allocated, "tm.claire", "Child related to a member of staff", ["sw.omar"], clock.now())
+    assert sorted(a.username for a in restriction(allocated)[1]) == ["sw.omar", "tm.claire"]
+    assert allocated not in visible("sw.priya")  # even the allocated worker, when not named
+    assert allocated not in visible("cads.sw") and is_hidden(viewer("sw.priya"), allocated)
+    assert allocated in visible("sw.omar") and allocated in visible("tm.claire")
+    s47 = Task.get(Task.case == allocated, Task.bpmn_id == "section47_enquiry")
+    assert not can_open_task(viewer("sw.priya"), s47)
+    grant_access(allocated, "sw.priya", "tm.claire", "Allocated worker, checked", clock.now())
+    assert allocated in visible("sw.priya")
+    revoke_access(allocated, "sw.priya", "tm.claire", clock.now())
+    assert allocated not in visible("sw.priya")
+    actions = [e.detail["action"] for e in AuditEntry.select().where(AuditEntry.record_type == "restriction")
+               .order_by(AuditEntry.id)]
+    assert actions == ["restricted", "named", "named", "named", "removed"]
+    unrestrict_case(allocated, "tm.claire", "Staff member has left", clock.now())
+    assert allocated in visible("sw.priya") and CaseAccess.select().count() == 0
+
+
+def test_restricting_is_refused_clearly_and_changes_nothing(app, cases, clock):
+    front, allocated = cases
+    with pytest.raises(NotPermitted):
+        restrict_case(allocated, "sw.priya", "reason", [], clock.now())  # not a manager
+    with pytest.raises(NotPermitted):
+        restrict_case(front, "tm.claire", "reason", [], clock.now())  # a team manager cannot see the front door's case
+    with pytest.raises(ValidationFailed):
+        restrict_case(allocated, "tm.claire", "  ", [], clock.now())
+    with pytest.raises(ValidationFailed, match="Cannot name"):
+        restrict_case(allocated, "tm.claire", "reason", ["nobody.here"], clock.now())
+    with pytest.raises(ValidationFailed, match="Nobody is named"):
+        restrict_case(allocated, "admin", "reason", [], clock.now())  # an administrator is not named by restricting
+    with pytest.raises(EngineError, match="not restricted"):
+        grant_access(allocated, "sw.omar", "tm.claire", "reason", clock.now())
+    assert restriction(allocated) == (None, []) and restriction(front) == (None, [])
+    restrict_case(allocated, "admin", "On the head of service's request", ["tm.claire"], clock.now())
+    with pytest.raises(EngineError, match="last person"):
+        revoke_access(allocated, "tm.claire", "tm.claire", clock.now())
+
+
+def test_managers_see_refusals_on_their_cases_information_governance_all(app, cases, clock):
+    front, allocated = cases
+    for case_id in (front, allocated):
+        audit.record("sw.bella", "refused", "case", case_id, clock.now(), {"path": f"/cases/{case_id}"}, case_id=case_id)
+    assert [r["case_id"] for r in refused_attempts(viewer("tm.claire"))] == [allocated]
+    assert [r["case_id"] for r in refused_attempts(viewer("cads.manager"))] == [allocated, front]
+    assert {r["case_id"] for r in refused_attempts(viewer("ig.nadia"))} == {front, allocated}
+    assert refused_attempts(viewer("tm.claire"))[0]["name"] == "Bella Stone"
