@@ -157,7 +157,8 @@ def case_json(case: Case) -> dict[str, Any]:
 # -- retries -------------------------------------------------------------------------------
 def idempotent(view):
     """With an ``Idempotency-Key`` header, the first answer is stored with the effect, in one transaction,
-    and a retry replays it (header ``Idempotent-Replayed: true``); an error answer is not stored."""
+    and a retry replays it (header ``Idempotent-Replayed: true``). A refusal raises, which rolls back the
+    key with everything else, so error answers are not stored and a corrected retry runs."""
     @functools.wraps(view)
     def run(*args, **kwargs):
         key = request.headers.get("Idempotency-Key")

@@ -137,16 +137,30 @@ def test_a_worker_killed_mid_step_leaves_nothing_and_the_next_worker_fires(app, 
     assert Incident.select().count() == 0 and verify_chain()[1] == []
 
 
-def test_a_failing_case_is_retried_with_backoff_and_never_blocks_the_others(app, users):
+def break_diagrams(case_id: int, now: datetime) -> str:
+    """Point a case at a stored diagram version that no longer loads; returns the good version."""
+    from store.models import DiagramVersion
+    good = Case.get_by_id(case_id).diagram_version_id
+    DiagramVersion.create(version="broken0000000000", files={"safeguarding_case.bpmn": "<definitions"},
+                          created_at=now.replace(tzinfo=None))
+    Case.update(diagram_version="broken0000000000").where(Case.id == case_id).execute()
+    return good
+
+
+@pytest.mark.parametrize("fault", ["state", "diagrams"])
+def test_a_failing_case_is_retried_with_backoff_and_never_blocks_the_others(app, users, fault):
     first, broken, last = start_cases(app, users, 3)
-    good = break_case(broken.id)
+    if fault == "state":
+        break_case(broken.id)
+    else:
+        break_diagrams(broken.id, DUE)
     result = run_due_timers(app.service, DUE)
     assert result.fired == 2 and result.failed == [broken.id]
     assert_escalated_once(first.id) and assert_escalated_once(last.id)
     incident = Incident.get(Incident.case == broken.id)
     assert (incident.status, incident.attempts) == ("retrying", 1)
     assert from_db(incident.next_attempt_at) == DUE + timedelta(minutes=2)
-    assert "JSONDecodeError" in incident.error or "Error" in incident.error
+    assert ("JSON" if fault == "state" else "DiagramError") in incident.error, incident.error
     assert run_due_timers(app.service, DUE + timedelta(minutes=1)).failed == []  # waiting for its retry time
     incident, now = fail_until_incident(app.service, broken.id, DUE + timedelta(minutes=2))
     assert incident.attempts == MAX_ATTEMPTS and incident.next_attempt_at is None
