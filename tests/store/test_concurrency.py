@@ -137,3 +137,66 @@ def test_concurrent_api_completions_give_one_200_and_the_rest_409(db_web_app, th
                for r in results if r != "200"), results
     context.db.connect(reuse_if_open=True)
     assert_moved_once(case, task)
+
+
+@pytest.mark.parametrize("threads", [5])
+def test_concurrent_claims_give_the_task_to_one_person(app, users, threads):
+    from store.tasks import claim_task
+    from store.users import add_user
+    case = start_case(app, users)
+    task, _form = cads_decision(app, case)
+    names = [f"cads.{index}" for index in range(threads)]
+    for name in names:
+        add_user(name, f"CADS worker {name}", ["cads_social_worker"], app.clock.now())
+    queue = list(names)
+
+    def attempt() -> str:
+        name = queue.pop()
+        try:
+            claim_task(task.id, name)
+            return f"ok {name}"
+        except CaseConflict as exc:
+            return "conflict" if "already been claimed" in str(exc) else str(exc)
+        finally:
+            app.db.close()
+
+    results = run_together(threads, attempt)
+    [winner] = [r.split()[1] for r in results if r.startswith("ok ")]
+    assert results.count("conflict") == threads - 1, results
+    assert Task.get_by_id(task.id).assignee.username == winner
+    claims = AuditEntry.select().where(AuditEntry.record_type == "task", AuditEntry.record_id == task.id,
+                                       AuditEntry.action == "change")
+    assert [(c.actor, c.detail["action"]) for c in claims] == [(winner, "claimed")]
+
+
+def test_a_completion_racing_the_timer_worker_loses_nothing(app, users):
+    """At the deadline a worker fires the CADS timer while a worker completes the decision, case after case:
+    whichever goes first, the other sees its result; each case is consistent and both changes are kept."""
+    from datetime import datetime, timezone
+    from tests.store.test_crash import check_case
+    from store.timerworker import fire_case
+    cases = [start_case(app, users) for _ in range(6)]
+    app.clock.set(datetime(2026, 12, 16, 8, tzinfo=timezone.utc))  # the decision is a day late
+    tasks = [cads_decision(app, case) for case in cases]
+    outcomes = [0, 0]
+    app.db.close()
+    for case, (task, form) in zip(cases, tasks):
+        def attempt(kind=iter(["complete", "timers"])) -> str:
+            try:
+                if next(kind) == "complete":
+                    app.service.complete_task(task.id, users["cads_social_worker"], form, token=task.token)
+                    return "completed"
+                return "fired" if fire_case(app.service, case.id, app.clock.now()) else "not due"
+            finally:
+                app.db.close()
+        results = run_together(2, attempt)
+        assert "completed" in results, results
+        after = Case.get_by_id(case.id)
+        assert after.cads_decision == "assessment" and after.version == case.version + 1 + results.count("fired")
+        missed = ChronologyEntry.select().where(ChronologyEntry.case == case.id,
+                                                ChronologyEntry.kind == "deadline_missed").count()
+        assert missed == results.count("fired")
+        check_case(app, after)
+        outcomes[results.count("fired")] += 1
+    assert verify_chain()[1] == []
+    print("timer fired before the completion:", outcomes[1], "after it (nothing due any more):", outcomes[0])

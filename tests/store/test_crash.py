@@ -22,10 +22,9 @@ from peewee import fn
 from engine import EngineError
 from engine.migration import restored_outcome
 from store.audit import AuditEntry, verify_chain
-from store.demo import SCENARIOS, build_form, contact_payload, demo_child
+from store.demo import SCENARIOS, build_form, contact_payload
 from store.models import Case, CaseState, ChronologyEntry, Contact, Task
 from store.timerworker import run_due_timers
-from store.timeutil import from_db
 
 START = datetime(2026, 12, 14, 9, tzinfo=timezone.utc)
 KILLS = {"sqlite": 200, "postgres": 40}
