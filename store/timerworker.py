@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .cases import Safeguarding
 
 SYSTEM = "system"
+DATABASE_DOWN = (OperationalError, InterfaceError)  # the database, not a case, is failing
 
 
 @dataclass
@@ -77,12 +78,31 @@ def run_due_timers(service: "Safeguarding", now: datetime, batch: int = 100) -> 
                 result.skipped += 1
         except CaseConflict:
             result.skipped += 1  # changed by someone else meanwhile: due again on the next pass if still due
-        except (OperationalError, InterfaceError):
+        except DATABASE_DOWN:
             raise  # the database itself is failing: not this case's fault; the next pass retries
         except Exception as exc:  # any failure of this case's step: recorded, retried, then an incident
             incidents.record_failure(case_id, f"{type(exc).__name__}: {exc}", now)
             result.failed.append(case_id)
     return result
+
+
+def worker_pass(service: "Safeguarding", now: datetime) -> str:
+    """One pass of ``safeguarding worker``: fire due timers, drop expired idempotency keys; the line to print."""
+    from .idempotency import purge_expired
+    done = run_due_timers(service, now)
+    purge_expired(now)
+    failed = f"; failed on {len(done.failed)} case(s), to be retried (safeguarding incidents list)" \
+        if done.failed else ""
+    return f"{now.isoformat(timespec='seconds')}: fired timers on {done.fired} case(s){failed}"
+
+
+def drop_connection(db) -> None:
+    """After the database went away (a restart, a killed session): drop the dead connection; the next
+    query opens a new one."""
+    try:
+        db.close()
+    except Exception:  # noqa: BLE001 - the old connection is dead; closing it may fail in any way
+        pass
 
 
 def retry_incident(service: "Safeguarding", incident_id: int, username: str, now: datetime) -> incidents.Incident:
@@ -96,7 +116,7 @@ def retry_incident(service: "Safeguarding", incident_id: int, username: str, now
         raise EngineError(f"incident {incident_id} was already resolved by {incident.resolved_by}")
     try:
         fired = fire_case(service, incident.case_id, now, actor=username, wait=True)
-    except (OperationalError, InterfaceError):
+    except DATABASE_DOWN:
         raise
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
@@ -110,4 +130,5 @@ def retry_incident(service: "Safeguarding", incident_id: int, username: str, now
     return incidents.Incident.get_by_id(incident.id)
 
 
-__all__ = ["WorkerPass", "due_case_ids", "fire_case", "run_due_timers", "retry_incident", "SYSTEM"]
+__all__ = ["WorkerPass", "due_case_ids", "fire_case", "run_due_timers", "worker_pass", "drop_connection", "retry_incident",
+           "SYSTEM", "DATABASE_DOWN"]

@@ -448,14 +448,16 @@ def cmd_worker(args) -> int:
     from engine import FixedClock
     clock = FixedClock(as_utc(args.now)) if args.now else SystemClock()
     app = _app(args, clock)
-    from store.idempotency import purge_expired
-    from store.timerworker import run_due_timers
+    from store.timerworker import DATABASE_DOWN, drop_connection, worker_pass
     while True:
-        done = run_due_timers(app.service, clock.now())
-        purge_expired(clock.now())  # API idempotency keys older than a day
-        failed = f"; failed on {len(done.failed)} case(s), to be retried (safeguarding incidents list)" \
-            if done.failed else ""
-        print(f"{clock.now().isoformat(timespec='seconds')}: fired timers on {done.fired} case(s){failed}", flush=True)
+        try:
+            print(worker_pass(app.service, clock.now()), flush=True)
+        except DATABASE_DOWN as exc:
+            if args.once:
+                raise
+            print(f"the database is unavailable ({str(exc).strip()}); trying again in {args.interval:g}s",
+                  file=sys.stderr, flush=True)
+            drop_connection(app.db)
         if args.once:
             return 0
         time.sleep(args.interval)

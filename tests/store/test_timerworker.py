@@ -202,3 +202,34 @@ def test_an_administrator_retries_an_incident_after_fixing_the_cause(app, users)
         retry_incident(app.service, 999, users["admin"], now)
     assert list_incidents() == [] and [i.id for i in list_incidents(include_resolved=True)] == [incident.id]
     assert verify_chain()[1] == []
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_the_worker_command_survives_its_database_session_being_killed(app, users, db_url, monkeypatch, capsys):
+    """A PostgreSQL restart or a killed session: the worker says so, reconnects and carries on."""
+    from tests.conftest import POSTGRES_URL
+    from store.db import database, make_database
+    from webui import cli
+    cases = start_cases(app, users, 2)
+    sleeps = []
+
+    def between_passes(_seconds):
+        sleeps.append(_seconds)
+        if len(sleeps) == 1:  # kill this worker's own database session, as a restart would
+            [(pid,)] = database.execute_sql("SELECT pg_backend_pid()").fetchall()
+            admin = make_database(POSTGRES_URL)
+            admin.execute_sql("SELECT pg_terminate_backend(%s)", (pid,))
+            admin.close()
+        if len(sleeps) == 3:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(cli.time, "sleep", between_passes)
+    try:
+        code = cli.main(["--database", db_url, "worker", "--interval", "0.5", "--now", DUE.isoformat()])
+    finally:
+        database.initialize(app.db)
+    out, err = capsys.readouterr()
+    assert code == 130 and len(sleeps) == 3
+    assert out.splitlines() == [f"{DUE.isoformat()}: fired timers on 2 case(s)", f"{DUE.isoformat()}: fired timers on 0 case(s)"]
+    assert err.startswith("the database is unavailable (") and err.rstrip().endswith("trying again in 0.5s")
+    for case in cases:
+        assert_escalated_once(case.id)
