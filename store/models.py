@@ -158,6 +158,17 @@ class Case(BaseModel):
     first_core_group_due = DateField(null=True)
     next_review_due = DateField(null=True, index=True)
 
+    class Meta:  # the timeliness indicators count from these alone (store/returns/indicators.py)
+        indexes = ((("cads_decision_on", "team", "cads_decision_due"), False),
+                   (("assessment_authorised_on", "team", "assessment_due"), False),
+                   (("icpc_held_on", "team", "icpc_due"), False),
+                   (("referral_date", "team", "re_referral", "cads_decision", "last_strategy_discussion_on",
+                     "assessment_started_on"), False),
+                   (("cp_plan_ended_on", "team", "cp_plan_started_on"), False),
+                   (("cp_plan_started_on", "team", "child"), False),
+                   (("child", "cp_plan_started_on"), False),
+                   (("id", "team"), False))  # a conference's case's team without reading the row
+
     @property
     def reference(self) -> str:
         return f"C{self.id:06d}"
@@ -224,6 +235,9 @@ class Conference(BaseModel):
     held_on = DateField(null=True)
     outcome = CharField(null=True, max_length=40)
     details = JSONField(default=dict)  # invitees when scheduled; attendees, categories, core group when held
+
+    class Meta:  # reviews on time (store/returns/indicators.py)
+        indexes = ((("kind", "held_on", "due", "case"), False),)
 
     @property
     def invitations(self) -> list[dict]:

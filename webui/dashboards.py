@@ -35,7 +35,8 @@ class Bar:
         return round(100.0 * self.met / self.total, 1) if self.total else None
 
 
-def _require_manager() -> None:
+def require_manager() -> None:
+    """Managers' pages: 403 for everyone else."""
     if not current_user.has(*MANAGERS):
         abort(403)
 
@@ -79,7 +80,7 @@ def bars(months: list[str], cells: dict[str, tuple[int, int]]) -> list[Bar]:
 @login_required
 def timeliness():
     """Every indicator for the last 12 months (``?months=`` 1 to 36), all teams or ``?team=``."""
-    _require_manager()
+    require_manager()
     try:
         count = min(max(int(request.args.get("months", 12)), 1), 36)
     except ValueError:
@@ -111,7 +112,7 @@ def timeliness():
 @login_required
 def cases(key: str):
     """The cases behind one figure: ``?month=YYYY-MM`` (or ``from``/``to``), ``?team=``, ``?met=1|0``."""
-    _require_manager()
+    require_manager()
     indicator = INDICATORS.get(key)
     if indicator is None:
         abort(404, f"There is no indicator {key}")

@@ -16,15 +16,10 @@ from store.returns.cin import build_census, census_xml
 
 from .app import clock
 from .cli_returns import LA_CODE_DEFAULT
+from .dashboards import require_manager
 
 bp = Blueprint("returns", __name__)
-MANAGERS = ("team_manager", "cads_manager", "admin")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _require_manager() -> None:
-    if not current_user.has(*MANAGERS):
-        abort(403)
 
 
 def _latest_year(today: date) -> int:
@@ -35,7 +30,7 @@ def _latest_year(today: date) -> int:
 @bp.route("/returns")
 @login_required
 def index():
-    _require_manager()
+    require_manager()
     today = clock().now().date()
     latest = _latest_year(today) + 1
     return render_template("returns/index.html", years=list(range(latest, latest - 6, -1)),
@@ -47,7 +42,7 @@ def index():
 @login_required
 def cin():
     """The census of the collection year ending 31 March ``?year=``."""
-    _require_manager()
+    require_manager()
     year = request.args.get("year", "")
     if not year.isdigit() or not 2000 <= int(year) <= 2100:
         abort(400, "Choose a collection year, for example 2026 for the year ending 31 March 2026")
@@ -62,7 +57,7 @@ def cin():
 @login_required
 def annex_a():
     """Annex A lists 1 to 7 for ``?from=`` to ``?to=``."""
-    _require_manager()
+    require_manager()
     try:
         first, last = date.fromisoformat(request.args["from"]), date.fromisoformat(request.args["to"])
     except (KeyError, ValueError):
