@@ -41,7 +41,8 @@ class WorkerPass:
 def due_case_ids(now: datetime, batch: int) -> list[int]:
     """Open cases with a timer due at ``now``, oldest first, leaving out those waiting on an incident."""
     return [c.id for c in Case.select(Case.id)
-            .where(Case.status == "open", Case.next_timer_at <= to_db(now), Case.id.not_in(incidents.waiting_cases(now)))
+            .where(Case.status == "open", Case.next_timer_at <= to_db(now),
+                   Case.id.not_in(incidents.waiting_cases(now)))
             .order_by(Case.next_timer_at, Case.id).limit(batch)]
 
 
@@ -130,5 +131,5 @@ def retry_incident(service: "Safeguarding", incident_id: int, username: str, now
     return incidents.Incident.get_by_id(incident.id)
 
 
-__all__ = ["WorkerPass", "due_case_ids", "fire_case", "run_due_timers", "worker_pass", "drop_connection", "retry_incident",
-           "SYSTEM", "DATABASE_DOWN"]
+__all__ = ["WorkerPass", "due_case_ids", "fire_case", "run_due_timers", "worker_pass", "drop_connection",
+           "retry_incident", "SYSTEM", "DATABASE_DOWN"]

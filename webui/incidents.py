@@ -24,7 +24,8 @@ def _admins_only():
 def index(error: str | None = None):
     """Open incidents first, then failures being retried, then recently resolved ones."""
     rows = list_incidents(include_resolved=True, limit=100)
-    return render_template("incidents/index.html", title=("Error: " if error else "") + "Incidents", error=error, max_attempts=MAX_ATTEMPTS,
+    return render_template("incidents/index.html", title=("Error: " if error else "") + "Incidents", error=error,
+                           max_attempts=MAX_ATTEMPTS,
                            unresolved=[i for i in rows if i.status != "resolved"],
                            resolved=[i for i in rows if i.status == "resolved"][:20]), 422 if error else 200
 
