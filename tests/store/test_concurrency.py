@@ -112,7 +112,7 @@ def test_a_stale_form_is_refused_and_changes_nothing(app, users):
 
 
 # -- over HTTP: the same race through the JSON API, each request on its own connection ---------------
-@pytest.mark.parametrize("threads", [2, 10])
+@pytest.mark.parametrize("threads", THREADS)
 def test_concurrent_api_completions_give_one_200_and_the_rest_409(db_web_app, threads):
     from store.tokens import issue_token
     context = db_web_app.extensions["safeguarding"]
