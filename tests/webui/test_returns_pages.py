@@ -106,3 +106,12 @@ def test_annex_a_workbook_has_the_seven_lists(client, auth, demo_year):
         assert header[:6] == ["Child unique ID", "Gender", "Ethnicity", "Date of birth", "Age of child (years)",
                               "Does the child have a disability"]
         assert sheet.max_row > 1, sheet.title
+
+
+def test_managers_find_the_pages_in_the_menu(client, auth):
+    auth.login_as("team_manager")
+    menu = client.get("/").get_data(as_text=True)
+    assert 'href="/dashboards/timeliness"' in menu and 'href="/returns"' in menu
+    auth.logout()
+    auth.login_as("social_worker")
+    assert 'href="/dashboards/timeliness"' not in client.get("/").get_data(as_text=True)
