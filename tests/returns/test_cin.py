@@ -88,6 +88,8 @@ def test_demo_year_validates_with_zero_errors(app, tmp_path):
                 "Reviews", "Disabilities", "ExpectedPersonBirthDate", "UPN", "UPNunknown", "CINclosureDate"):
         assert root.find(f".//{tag}") is not None, tag
     assert {e.text for e in root.iter("ReferralNFA")} == {"true", "false"}
+    assert {e.text for e in root.iter("ICPCnotRequired")} == {"true", "false"}
+    assert {e.text for e in root.iter("ReasonForClosure")} >= {"RC7", "RC8"}
     assert root.find(".//CollectionDetails/ReferenceDate").text == "2026-03-31"
     # the validator's own command line agrees and no rule crashed
     done = subprocess.run([sys.executable, "-m", "cin_validator", "run", str(path), "-r", "cin2025_26"],
@@ -208,3 +210,35 @@ def test_cli_writes_the_census(cli, tmp_path):
     code, out, err = cli("returns", "cin", "--year", "2026", "--output", target)
     assert code == 0 and "0 children, 0 episodes" in out and err == ""
     assert ET.parse(target).getroot().findtext("Header/CollectionDetails/Year") == "2026"
+
+
+def test_primary_need_comes_from_the_assessment_or_the_strategy_discussion(app, users):
+    """The CADS decision's primary need is replaced by the assessment's; an immediate-danger contact
+    (no CADS decision) takes it from the strategy discussion."""
+    case = refer(app, users, date(2026, 6, 1), census_child(4, date(2027, 3, 31)), "assessment_cin_plan")
+    step(app, users, case.id, "cads_decision", date(2026, 6, 1), {"decision": "assessment", "primary_need": "N1"})
+    assert Case.get_by_id(case.id).primary_need == "N1"
+    step(app, users, case.id, "assessment", date(2026, 6, 2), {"outcome": "nfa", "primary_need": "N3"})
+    assert Case.get_by_id(case.id).primary_need == "N3"
+    urgent = refer(app, users, date(2026, 6, 3), census_child(6, date(2027, 3, 31)), "immediate_danger")
+    assert Case.get_by_id(urgent.id).cads_decision is None
+    step(app, users, urgent.id, "strategy_discussion", date(2026, 6, 3),
+         {"outcome": "no_section47", "primary_need": "N4"})
+    assert Case.get_by_id(urgent.id).primary_need == "N4"
+
+
+def test_missing_census_fields_are_reported(app, users):
+    child = {k: v for k, v in census_child(8, date(2027, 3, 31)).items() if k not in ("ethnicity", "disability")}
+    case = refer(app, users, date(2026, 6, 1), child, "assessment_cin_plan")
+    step(app, users, case.id, "cads_decision", date(2026, 6, 1), {"decision": "assessment"})
+    census = build_census(2027, "926")
+    assert any("ethnicity not recorded" in gap for gap in census.gaps)
+    assert any("disability not recorded" in gap for gap in census.gaps)
+
+
+def test_cli_writes_annex_a(cli, tmp_path):
+    target = tmp_path / "annex.xlsx"
+    code, out, err = cli("returns", "annex-a", "--from", "2026-01-01", "--to", "2026-03-31", "--output", target)
+    assert code == 0 and "List 1 Contacts 0" in out and target.stat().st_size > 0
+    code, _out, err = cli("returns", "annex-a", "--from", "2026-04-01", "--to", "2026-03-31")
+    assert code == 2 and "--from must not be after --to" in err

@@ -115,3 +115,18 @@ def test_managers_find_the_pages_in_the_menu(client, auth):
     auth.logout()
     auth.login_as("social_worker")
     assert 'href="/dashboards/timeliness"' not in client.get("/").get_data(as_text=True)
+
+
+def test_drill_down_lists_only_cases_the_manager_may_see(client, auth, demo_year, db):
+    """Figures count every team; the list behind one shows a Norwich manager only Norwich cases and
+    says how many others there are."""
+    from store.models import Case, Team
+    yarmouth = Team.get(Team.name == "Great Yarmouth locality")
+    theirs = {f"C{c.id:06d}" for c in Case.select().where(Case.team == yarmouth)}
+    assert theirs
+    auth.login_as("team_manager")
+    page = client.get("/dashboards/timeliness/decisions?from=2025-04-01&to=2026-03-31").get_data(as_text=True)
+    shown = set(re.findall(r'data-case="(C\d{6})"', page))
+    assert shown and not shown & theirs
+    assert int(re.search(r"(\d+) more case", page).group(1)) >= len(theirs & {
+        f"C{c.id:06d}" for c in Case.select().where(Case.cads_decision_on.between(date(2025, 4, 1), date(2026, 3, 31)))})
