@@ -66,9 +66,11 @@ def create_app(config: dict | None = None) -> Flask:
         context.db.connect(reuse_if_open=True)
 
     @app.teardown_request
-    def _close_db(_exc):
-        if not context.db.is_closed():
-            context.db.close()
+    def _end_db_work(_exc):
+        # The connection stays open for the worker's next request: opening one (and, on SQLite,
+        # the WAL checkpoint of the last close) costs more than a small request (bench/).
+        if not context.db.is_closed() and context.db.in_transaction():
+            context.db.rollback()
 
     @app.context_processor
     def _globals():

@@ -20,7 +20,8 @@ EXIT_REFUSED = 2
 EXIT_FAILED = 1
 
 # Further command groups live in their own modules, each with ``register(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ("webui.cli_incidents", "webui.cli_ops", "webui.cli_returns", "webui.cli_access")
+COMMAND_MODULES: tuple[str, ...] = ("webui.cli_incidents", "webui.cli_ops", "webui.cli_returns", "webui.cli_access",
+                                     "webui.cli_bench")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

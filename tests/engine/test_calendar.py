@@ -45,3 +45,20 @@ def test_add_months_clamps_to_month_end():
 def test_end_of_day_follows_british_summer_time():
     assert end_of_day_utc("2027-01-13") == datetime(2027, 1, 13, 23, 59, 59, tzinfo=timezone.utc)
     assert end_of_day_utc("2027-07-01") == datetime(2027, 7, 1, 22, 59, 59, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("closures", [(), ("2026-12-29", "2027-06-05")])
+def test_working_days_between_counts_as_walking_day_by_day(closures):
+    """The whole-week count (inbox pages ask it for every row) agrees with walking each day."""
+    import random
+    from datetime import timedelta
+    calendar = WorkingDayCalendar(extra_closures=closures)
+
+    def walked(first: date, last: date) -> int:
+        sign, (first, last) = (1, (first, last)) if first <= last else (-1, (last, first))
+        return sign * sum(calendar.is_working_day(first + timedelta(days=n)) for n in range(1, (last - first).days + 1))
+
+    pick = random.Random(7)
+    for _ in range(400):
+        first, last = (date(2025, 1, 1) + timedelta(days=pick.randrange(1200)) for _ in range(2))
+        assert calendar.working_days_between(first, last) == walked(first, last), (first, last)

@@ -1,0 +1,1 @@
+"""The performance benchmark (``safeguarding bench``): seed, measure, report."""

@@ -1,0 +1,148 @@
+"""Load over HTTP: gunicorn with several workers on loopback, a bounded load generator of our own.
+
+Clients complete core group meetings (each completion offers the case's next meeting, so a
+client never runs out of work) and record contacts, for a fixed time and at most a fixed
+number of requests; throughput counts successful requests only. Everything stays on 127.0.0.1.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(database_url: str, workers: int, log: Path) -> Iterator[tuple[int, subprocess.Popen]]:
+    """A gunicorn serving the app on a free loopback port; stopped (by its own pid) on exit."""
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="bench-secret")
+    command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+               "--log-level", "warning", "--timeout", "120", "webui.app:create_app()"]
+    with open(log, "ab") as out:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_up(port, server)
+        yield port, server
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _wait_up(port: int, server: subprocess.Popen, limit: float = 60.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("gunicorn exited while starting; see its log")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not start listening in time")
+
+
+class Client:
+    """One keep-alive HTTP connection with a bearer token."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def post(self, path: str, body: dict) -> tuple[int, dict]:
+        self.connection.request("POST", path, body=json.dumps(body), headers=self.headers)
+        response = self.connection.getresponse()
+        data = response.read()
+        return response.status, (json.loads(data) if data else {})
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def complete_meeting(client: Client, task_id: str, form: dict) -> tuple[bool, str]:
+    """Complete a core group meeting (the form asks for another); (ok, the next meeting's task id)."""
+    status, body = client.post(f"/api/tasks/{task_id}/complete", {"data": form})
+    if status != 200:
+        return False, task_id
+    following = next((t["id"] for t in body.get("tasks", []) if t["element_id"] == "core_group_meeting"), task_id)
+    return True, following
+
+
+def run_load(port: int, worker_token: str, contact_token: str, task_ids: list[str], contact: dict,
+             clients: int, seconds: float, max_requests: int, meeting: dict) -> dict[str, Any]:
+    """``clients`` threads for ``seconds`` (and at most ``max_requests``): every fifth request records a contact.
+
+    ``task_ids`` is updated in place to each case's next open meeting."""
+    lock = threading.Lock()
+    latencies: dict[str, list[float]] = {"complete": [], "contact": []}
+    failures = {"complete": 0, "contact": 0}
+    sent = {"n": 0}
+    stop_at = time.monotonic() + seconds
+    shares = [list(range(i, len(task_ids), clients)) for i in range(clients)]  # each client's cases
+
+    def work(mine: list[int]) -> None:
+        completer, recorder = Client(port, worker_token), Client(port, contact_token)
+        turn = 0
+        try:
+            while time.monotonic() < stop_at:
+                with lock:
+                    if sent["n"] >= max_requests:
+                        return
+                    sent["n"] += 1
+                turn += 1
+                start = time.perf_counter()
+                if turn % 5 == 0:
+                    status, _body = recorder.post("/api/contacts", contact)
+                    kind, ok = "contact", status == 201
+                else:
+                    index = mine[turn % len(mine)]
+                    ok, task_ids[index] = complete_meeting(completer, task_ids[index], meeting)
+                    kind = "complete"
+                elapsed = time.perf_counter() - start
+                with lock:
+                    if ok:
+                        latencies[kind].append(elapsed)
+                    else:
+                        failures[kind] += 1
+        finally:
+            completer.close()
+            recorder.close()
+
+    threads = [threading.Thread(target=work, args=(share,)) for share in shares if share]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - began
+    return {"wall_s": wall, "latencies": latencies, "failures": failures}
+
+
+def worker_rss_kb(server: subprocess.Popen) -> list[int]:
+    """Resident memory (kB) of each gunicorn worker (the children of the master process)."""
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    found = []
+    for pid in children:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                found.append(int(line.split()[1]))
+    return found

@@ -1,0 +1,90 @@
+"""Writing the benchmark's results: JSON, a Markdown table and a plot (matplotlib)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def write(results: dict[str, Any], out_dir: Path) -> None:
+    """results.json, results.md and results.png in ``out_dir``."""
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out_dir / "results.md").write_text(markdown(results))
+    plot(results, out_dir / "results.png")
+
+
+def markdown(r: dict[str, Any]) -> str:
+    """The results as Markdown tables: targets first, then each section."""
+    m = r["machine"]
+    lines = [f"# Benchmark results ({r['profile']} run, {r['started']})", "",
+             f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; {m['os']}; Python {m['python']}, "
+             f"SQLite {m['sqlite']}" + (f", PostgreSQL {m['postgresql']}" if m.get("postgresql") else "") +
+             f". {m['note']}.", "", "## Targets", "", "| Target | Measured | Wanted | Met |", "|---|---|---|---|"]
+    lines += [f"| {t['target']} | {t['value']} | {t['wanted']} | {'yes' if t['met'] else 'NO'} |" for t in r["targets"]]
+    floor = r["engine_floor"]
+    lines += ["", "## Task completion (median / p95, ms)", "", "| Measure | Median | p95 | Samples |", "|---|---|---|---|",
+              _row(f"In process at {r['completion']['cases']:,} cases: {r['completion']['task']}", r["completion"]),
+              _row(f"Engine floor (bare SpiffWorkflow, in memory): {floor['task']}", floor)]
+    lines += ["", "## Caseload", "", "| Cases | Open tasks | Median | p95 | Samples |", "|---|---|---|---|---|"]
+    lines += [f"| {c['cases']:,} | {c['open_tasks']:,} | {c['median_ms']} | {c['p95_ms']} | {c['samples']} |"
+              for c in r["caseload"]]
+    lines += ["", "## Case age (completing a review conference)", "",
+              "| Review | Stored state (KB) | Median | p95 | Engine floor median |", "|---|---|---|---|---|"]
+    lines += [f"| {a['review']} | {a['state_bytes'] / 1024:.1f} | {a['median_ms']} | {a['p95_ms']} | "
+              f"{a['engine_floor']['median_ms']} |" for a in r["case_age"]]
+    reads = r["reads"]
+    lines += ["", f"## Reads ({reads['cases']:,} cases, {reads['open_tasks']:,} open tasks; whole pages)", "",
+              "| Page | Median | p95 | Samples |", "|---|---|---|---|",
+              _row(f"Inbox first page `{reads['inbox']['path']}`", reads["inbox"]),
+              _row(f"Case page with {reads['case_page']['chronology_entries']} chronology entries", reads["case_page"]),
+              _row(f"Chair's calendar month `{reads['calendar_month']['path']}`", reads["calendar_month"])]
+    lines += ["", "## Over HTTP under load (gunicorn on loopback)", "",
+              "| Database | Workers | Clients | Seconds | Requests/s | Completions/s | Completion median / p95 | "
+              "Contact median / p95 | Single-client completion median | Failures |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {h['database']} | {h['workers']} | {h['clients']} | {h['seconds']} | {h['throughput_per_s']} | "
+              f"{h['completions_per_s']} | {h['complete']['median_ms']} / {h['complete']['p95_ms']} | "
+              f"{h['contact']['median_ms']} / {h['contact']['p95_ms']} | {h['single_client_complete']['median_ms']} | "
+              f"{h['failures']} |" for h in r["http"]]
+    mem = r["memory"]
+    lines += ["", "## Web worker memory", "", "| Completions | Resident memory (kB) |", "|---|---|"]
+    lines += [f"| {m['completions']:,} | {m['rss_kb']:,} |" for m in mem["marks"]]
+    lines += ["", f"Growth: {mem['growth']:.1%}" if mem["growth"] is not None else "", "",
+              f"Run took {r['duration_s']} s.", ""]
+    return "\n".join(lines)
+
+
+def _row(label: str, s: dict[str, Any]) -> str:
+    return f"| {label} | {s['median_ms']} | {s['p95_ms']} | {s['samples']} |"
+
+
+def plot(r: dict[str, Any], path: Path) -> None:
+    """Completion cost against caseload and against case age, beside the engine floor."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    cases = [c["cases"] for c in r["caseload"]]
+    left.plot(cases, [c["median_ms"] for c in r["caseload"]], marker="o", label="median")
+    left.plot(cases, [c["p95_ms"] for c in r["caseload"]], marker="o", linestyle="--", label="p95")
+    left.axhline(r["engine_floor"]["median_ms"], color="grey", linestyle=":", label="engine floor (median)")
+    left.set_xscale("log")
+    left.set_xlabel("cases in the database")
+    left.set_ylabel("task completion (ms)")
+    left.set_title("Cost against caseload")
+    left.set_ylim(bottom=0)
+    left.legend()
+    reviews = [a["review"] for a in r["case_age"]]
+    right.plot(reviews, [a["median_ms"] for a in r["case_age"]], marker="o", label="median")
+    right.plot(reviews, [a["p95_ms"] for a in r["case_age"]], marker="o", linestyle="--", label="p95")
+    right.plot(reviews, [a["engine_floor"]["median_ms"] for a in r["case_age"]], marker="o", color="grey",
+               linestyle=":", label="engine floor (median)")
+    right.set_xlabel("review conference number")
+    right.set_ylabel("completing the review (ms)")
+    right.set_title("Cost against case age")
+    right.set_ylim(bottom=0)
+    right.set_xticks(reviews)
+    right.legend()
+    figure.suptitle(f"Safeguarding Workflow benchmark ({r['profile']} run)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -1,0 +1,30 @@
+"""The benchmark's smoke run: ``safeguarding bench --quick`` writes every section (no time is asserted)."""
+from __future__ import annotations
+
+import json
+
+from tests.conftest import POSTGRES_URL
+from webui.cli import main
+
+SECTIONS = ("machine", "completion", "engine_floor", "caseload", "case_age", "reads", "http", "memory", "targets")
+
+
+def test_quick_bench_writes_every_section(tmp_path, capsys):
+    out = tmp_path / "results"
+    assert main(["bench", "--quick", "--out", str(out), "--postgres", POSTGRES_URL]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert set(SECTIONS) <= set(results)
+    assert len(results["caseload"]) == 3 and results["caseload"][0]["cases"] < results["caseload"][-1]["cases"]
+    assert [a["review"] for a in results["case_age"]] == [1, 3]
+    assert all(a["state_bytes"] > 0 and a["median_ms"] > 0 for a in results["case_age"])
+    assert {"inbox", "case_page", "calendar_month"} <= set(results["reads"])
+    assert all(results["reads"][page]["status"] == 200 for page in ("inbox", "case_page", "calendar_month"))
+    assert [h["database"] for h in results["http"]] == ["sqlite", "postgresql"]
+    assert all(h["completions_per_s"] > 0 and h["contact"]["samples"] > 0 for h in results["http"])
+    assert [m["completions"] >= want for m, want in zip(results["memory"]["marks"], (60, 120))] == [True, True]
+    assert len(results["targets"]) == 10
+    markdown = (out / "results.md").read_text()
+    for heading in ("## Targets", "## Caseload", "## Case age", "## Reads", "## Over HTTP", "## Web worker memory"):
+        assert heading in markdown
+    assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "results in" in capsys.readouterr().out
