@@ -180,3 +180,13 @@ def test_openapi_documents_the_header_on_every_post(post, db_web_app, context):
             names = [p["name"] for p in item["post"].get("parameters", [])]
             assert "Idempotency-Key" in names, path
             assert "422" in item["post"]["responses"], path
+
+
+def test_a_refused_request_with_a_key_is_still_audited(post, context, db_web_app):
+    """Access is checked (and a refusal recorded) before the key's transaction, so a key never hides one."""
+    _case, task = open_case(context, db_web_app)
+    refused = post(f"/api/tasks/{task.id}/claim", "mash_police", key="probe")
+    assert refused.status_code in (403, 404)
+    assert AuditEntry.select().where(AuditEntry.action == "refused", AuditEntry.record_id == task.id,
+                                     AuditEntry.actor == "mash.police").count() == 1
+    assert IdempotencyKey.select().count() == 0 and Task.get_by_id(task.id).assignee_id is None
