@@ -92,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     cmd.set_defaults(handler=cmd_diagrams_migrate)
 
     cmd = sub.add_parser("demo", help="create demo users and drive demo cases down every path")
+    cmd.add_argument("--year", type=int, help="instead: cases across the collection year ending 31 March YEAR")
     cmd.set_defaults(handler=cmd_demo)
 
     cmd = sub.add_parser("contact", help="record a contact from a JSON file (starts one case per child)")
@@ -294,6 +295,9 @@ def cmd_diagrams_migrate(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    if args.year is not None:  # a whole collection year with complete census data (webui/cli_returns.py)
+        from .cli_returns import cmd_demo_year
+        return cmd_demo_year(args)
     from store.demo import run_demo
     app = _app(args)
     for line in run_demo(app):

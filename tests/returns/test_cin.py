@@ -242,3 +242,10 @@ def test_cli_writes_annex_a(cli, tmp_path):
     assert code == 0 and "List 1 Contacts 0" in out and target.stat().st_size > 0
     code, _out, err = cli("returns", "annex-a", "--from", "2026-04-01", "--to", "2026-03-31")
     assert code == 2 and "--from must not be after --to" in err
+
+
+def test_demo_year_command(cli):
+    code, out, _err = cli("demo", "--year", "2026")
+    assert code == 0 and "[re-referral]" in out and out.count("case C") >= 36
+    code, out, err = cli("returns", "cin", "--year", "2026", "--output", "/dev/null")
+    assert code == 0 and err == "" and "episodes" in out
