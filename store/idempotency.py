@@ -94,6 +94,13 @@ def reserve(user_id: int, key: str, print_: str, now: datetime) -> Stored | None
     return Stored(row.status, row.body)
 
 
+def stored_answer(user_id: int, key: str, now: datetime) -> Stored | None:
+    """The answer already kept for a live key, without claiming it (a quick check before other work)."""
+    row = IdempotencyKey.get_or_none(IdempotencyKey.user == user_id, IdempotencyKey.key == key,
+                                     IdempotencyKey.expires_at > to_db(now), IdempotencyKey.status.is_null(False))
+    return Stored(row.status, row.body) if row is not None else None
+
+
 def remember(user_id: int, key: str, status: int, body: str) -> None:
     """Store the answer of the request that reserved ``key`` (same transaction as its effect)."""
     IdempotencyKey.update(status=status, body=body).where(IdempotencyKey.user == user_id,
@@ -106,4 +113,4 @@ def purge_expired(now: datetime) -> int:
 
 
 __all__ = ["IdempotencyKey", "IdempotencyKeyReused", "KEY_LIFETIME", "Stored", "check_key", "fingerprint",
-           "reserve", "remember", "purge_expired"]
+           "reserve", "stored_answer", "remember", "purge_expired"]

@@ -4,10 +4,14 @@ The form is drawn and read by ``webui.formrender`` like every task form (dotted 
 three-part dates, yes/no booleans, 'Add another' rows). What is particular to contacts lives here:
 who may record one, today's date as the default, and the check for children already known:
 before saving, possible existing records of each child are offered, and a child chosen as known
-joins that child's history.
+joins that child's history. Each page carries a submission key, so a form sent twice (a double
+click, a refresh after a slow answer) records the contact once (store/idempotency.py).
 """
 from __future__ import annotations
 
+import json
+import re
+import uuid
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -16,6 +20,8 @@ from flask_login import current_user, login_required
 from engine import FieldError, ValidationFailed
 from store.access import not_hidden
 from store.casepage import possible_matches
+from store.db import database
+from store.idempotency import Stored, remember, reserve, stored_answer
 
 from .access import viewer
 from .app import clock, service
@@ -46,18 +52,49 @@ def new_contact():
     errors = page_errors(schema, parsed)
     if errors:
         return _page(schema, _redisplay(schema, parsed, errors), carried=_choices(parsed), status=422)
+    key = _submission_key()
+    earlier = stored_answer(current_user.user.id, key, clock().now()) if key else None
+    if earlier is not None:  # sent again after it was recorded: its children are known by now
+        return _already_recorded(earlier)
     matches, links, undecided = _match_children(parsed)
     if undecided:
         return _page(schema, _redisplay(schema, parsed), matches=matches)
     try:
-        cases = service().record_contact(parsed.data, current_user.username, links)
+        with database.atomic():  # the key is kept with the contact, or neither is
+            earlier = reserve(current_user.user.id, key, SUBMISSION_PRINT, clock().now()) if key else None
+            if earlier is None:
+                cases = service().record_contact(parsed.data, current_user.username, links)
+                if key:
+                    remember(current_user.user.id, key, 302, json.dumps([c.id for c in cases]))
     except ValidationFailed as exc:
         errors = [FieldError(parsed.display_path(e.field), e.message) for e in exc.errors] or [FieldError("", str(exc))]
         return _page(schema, _redisplay(schema, parsed, errors), matches=matches, status=422)
+    if earlier is not None:
+        return _already_recorded(earlier)
     listed = ", ".join(f"{c.reference} {c.child.display_name}" + (" (re-referral)" if c.re_referral else "")
                        for c in cases)
     flash(f"Contact recorded. {'Cases' if len(cases) > 1 else 'Case'} created: {listed}")
     return redirect(url_for("cases.case_page", case_id=cases[0].id))
+
+
+def _already_recorded(earlier: Stored):
+    flash("This contact had already been recorded (the form was sent twice): nothing was recorded again.")
+    return redirect(url_for("cases.case_page", case_id=json.loads(earlier.body)[0]))
+
+
+SUBMISSION = re.compile(r"[0-9a-f]{32}")  # a page's key, made when the form is first shown
+SUBMISSION_PRINT = "contact form"  # one page records once, whatever it holds when sent again
+
+
+def _posted_submission() -> str | None:
+    value = request.form.get("_submission", "")
+    return value if SUBMISSION.fullmatch(value) else None
+
+
+def _submission_key() -> str | None:
+    """The idempotency key of the posted page, or None from a page made before keys existed."""
+    posted = _posted_submission()
+    return f"contact-form:{posted}" if posted else None
 
 
 def _redisplay(schema: dict, parsed: Parsed, errors: list[FieldError] | None = None) -> FormView:
@@ -69,8 +106,9 @@ def _page(schema: dict, form: FormView, matches: list[dict[str, Any]] | None = N
           carried: dict[str, str] | None = None, status: int = 200):
     """The contact page; ``carried`` keeps choices about known children made before a re-render."""
     heading = str(schema.get("title") or "Record a contact")
+    submission = _posted_submission() or uuid.uuid4().hex  # kept across re-displays of one page
     return render_template("contacts/new.html", form=form, matches=matches or [], carried=carried or {},
-                           heading=heading, lede=schema.get("description"), form_id=FORM_ID,
+                           submission=submission, heading=heading, lede=schema.get("description"), form_id=FORM_ID,
                            title=("Error: " if form.errors else "") + heading), status
 
 

@@ -1,6 +1,7 @@
 """Idempotency-Key on the API's POSTs, on SQLite and PostgreSQL: retries replay, never repeat."""
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, timedelta
 
@@ -190,3 +191,41 @@ def test_a_refused_request_with_a_key_is_still_audited(post, context, db_web_app
     assert AuditEntry.select().where(AuditEntry.action == "refused", AuditEntry.record_id == task.id,
                                      AuditEntry.actor == "mash.police").count() == 1
     assert IdempotencyKey.select().count() == 0 and Task.get_by_id(task.id).assignee_id is None
+
+
+# -- the browser's contact form: a page records once -------------------------------------------------
+def test_a_contact_form_sent_twice_records_once(client, auth, db):
+    from .test_contacts import BEN, fields
+    auth.login_as("contact_officer")
+    page = client.get("/contacts/new").get_data(as_text=True)
+    [submission] = re.findall(r'name="_submission" value="([0-9a-f]{32})"', page)
+    data = dict(fields(), _submission=submission)
+    first = client.post("/contacts/new", data=data)
+    again = client.post("/contacts/new", data=data)
+    assert first.status_code == again.status_code == 302 and first.location == again.location
+    assert Contact.select().count() == 1 and Case.select().count() == 1
+    assert "already been recorded" in client.get(again.location).get_data(as_text=True)
+    other_page = re.findall(r'name="_submission" value="([0-9a-f]{32})"',
+                            client.get("/contacts/new").get_data(as_text=True))
+    assert other_page != [submission]  # a new page is a new contact
+    ben, cara = BEN, dict(BEN, given_name="Cara", date_of_birth="2021-03-04")
+    assert client.post("/contacts/new", data=dict(fields((ben,)), _submission=other_page[0])).status_code == 302
+    assert client.post("/contacts/new", data=fields((cara,))).status_code == 302  # an older page without a key
+    assert Contact.select().count() == 3
+
+
+def test_a_contact_page_keeps_its_key_across_errors_then_records_once(client, auth, db, web_app):
+    from .conftest import PASSWORD
+    from .test_contacts import fields
+    auth.login_as("contact_officer")
+    submission = "0123456789abcdef0123456789abcdef"
+    invalid = client.post("/contacts/new", data=dict(fields(concern=""), _submission=submission))
+    assert invalid.status_code == 422 and f'value="{submission}"' in invalid.get_data(as_text=True)
+    clients = [web_app.test_client() for _ in range(4)]  # four tabs sending the same page at once
+    for tab in clients:
+        assert tab.post("/login", data={"username": "contact.officer", "password": PASSWORD}).status_code == 302
+    data = dict(fields(), _submission=submission)
+    results = run_together(4, lambda: clients.pop().post("/contacts/new", data=data).status_code)
+    # A tab that checked for known children just after another recorded the contact is asked about the
+    # child (200) and, sending again, told it was recorded; none records it twice.
+    assert results.count(302) >= 1 and set(results) <= {200, 302} and Contact.select().count() == 1
