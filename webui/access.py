@@ -43,29 +43,28 @@ def can_see_referrer(case: Case) -> bool:
     return bool(current_user.roles & REFERRER_VISIBLE)
 
 
-def _checked() -> dict:
+def _once(kind: str, key, check):
+    """``check(key)`` once per request (the route guard and the view both ask; one audit entry)."""
     if "access_checked" not in g:
         g.access_checked = {}
-    return g.access_checked
+    if (kind, key) not in g.access_checked:
+        g.access_checked[(kind, key)] = check(key)
+    return g.access_checked[(kind, key)]
 
 
 def get_case_or_404(case_id: int) -> Case:
     """The case, or 404 if it does not exist (or is restricted and the user is not named), or 403
     if this user may not see it; views and refusals are audited once per request."""
-    key = ("case", case_id)
-    if key not in _checked():
-        case = _case_or_404(case_id)
-        _audit("view", "case", case.id, case.id)
-        _checked()[key] = case
-    return _checked()[key]
+    return _once("case", case_id, _check_case)
 
 
-def _case_or_404(case_id: int) -> Case:
+def _check_case(case_id: int) -> Case:
     case = Case.get_or_none(Case.id == case_id)
     if case is None:
         abort(404, f"There is no case {case_id}")
     if not can_see_case(case):
         _refuse("case", case.id, case.id)
+    _audit("view", "case", case.id, case.id)
     return case
 
 
@@ -79,16 +78,17 @@ def _refuse(record_type: str, record_id, case_id: int) -> None:
 
 def get_task_or_404(task_id: str) -> Task:
     """An open task this user may open, or 404/403 (recorded as for cases)."""
-    key = ("task", task_id)
-    if key not in _checked():
-        task = Task.get_or_none(Task.id == task_id)
-        if task is None:
-            abort(404, "This task is not open: it may have been completed or cancelled")
-        if not rules.can_open_task(viewer(), task):
-            _refuse("task", task.id, task.case_id)
-        _audit("view", "task", task.id, task.case_id)
-        _checked()[key] = task
-    return _checked()[key]
+    return _once("task", task_id, _check_task)
+
+
+def _check_task(task_id: str) -> Task:
+    task = Task.get_or_none(Task.id == task_id)
+    if task is None:
+        abort(404, "This task is not open: it may have been completed or cancelled")
+    if not rules.can_open_task(viewer(), task):
+        _refuse("task", task.id, task.case_id)
+    _audit("view", "task", task.id, task.case_id)
+    return task
 
 
 def get_conference_or_404(conference_id: int) -> Conference:
