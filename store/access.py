@@ -256,6 +256,12 @@ def unrestrict_case(case_id: int, by: str, reason: str, now: datetime) -> None:
         audit.record(by, "change", "restriction", case_id, now, {"action": "lifted", "reason": reason}, case_id=case_id)
 
 
+def backfill_case_teams(_now: datetime | None = None) -> int:
+    """Cases allocated before cases had teams: the allocated worker's team (schema migration 3)."""
+    team = User.select(User.team).where(User.id == Case.allocated_worker)
+    return Case.update(team=team).where(Case.team.is_null(), Case.allocated_worker.is_null(False)).execute()
+
+
 # -- refused attempts ----------------------------------------------------------------------
 def refused_attempts(viewer: Viewer, case_id: int | None = None, limit: int = 200) -> list[dict[str, Any]]:
     """Refused attempts to open records, newest first: all of them for administrators and

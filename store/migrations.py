@@ -24,6 +24,7 @@ from peewee import CharField, DateTimeField, Entity, IntegerField, PostgresqlDat
 from engine.errors import EngineError
 
 from .db import database
+from .access import backfill_case_teams
 from .models import ALL_MODELS, BaseModel, DiagramVersion
 
 ADVISORY_LOCK = 0x5AFE_9A4D  # PostgreSQL: one migrating process at a time
@@ -51,6 +52,7 @@ def _backfill_publication(now: datetime) -> None:
 MIGRATIONS: list[tuple[int, str, Callable[[datetime], None] | None]] = [
     (1, "first released schema", None),
     (2, "versions published before publishing was recorded", _backfill_publication),
+    (3, "cases allocated before cases had teams: the allocated worker's team", backfill_case_teams),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -103,3 +103,15 @@ def test_managers_see_refusals_on_their_cases_information_governance_all(app, ca
     assert [r["case_id"] for r in refused_attempts(viewer("cads.manager"))] == [allocated, front]
     assert {r["case_id"] for r in refused_attempts(viewer("ig.nadia"))} == {front, allocated}
     assert refused_attempts(viewer("tm.claire"))[0]["name"] == "Bella Stone"
+
+
+def test_migration_3_gives_cases_allocated_before_teams_their_workers_team(app, cases):
+    from store.access import backfill_case_teams
+    from store.migrations import MIGRATIONS
+    front, allocated = cases
+    Case.update(team=None).where(Case.id == allocated).execute()  # as an older database holds it
+    assert allocated not in visible("sw.omar")
+    assert backfill_case_teams() == 1 and backfill_case_teams() == 0
+    assert Case.get_by_id(allocated).team_id == User.get(User.username == "sw.priya").team_id
+    assert Case.get_by_id(front).team_id is None and allocated in visible("sw.omar")
+    assert (3, backfill_case_teams) == (MIGRATIONS[-1][0], MIGRATIONS[-1][2])
