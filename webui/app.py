@@ -52,6 +52,8 @@ def create_app(config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secret_key()
     context = app_context(app.config["DATABASE_URL"], app.config.get("CLOCK") or SystemClock())
     app.extensions["safeguarding"] = context
+    from . import limits
+    limits.init_app(app)  # oversized bodies, NUL characters, deep JSON: refused before anything reads them
 
     login = LoginManager(app)
     login.login_view = "auth.login"

@@ -252,6 +252,8 @@ def _form_preview(text: str) -> tuple[Any, str | None]:
     """The preview of a form's JSON Schema text as the task page draws it, or why it cannot be drawn."""
     try:
         schema = json.loads(text)
+    except RecursionError:
+        return None, "The form is nested too deeply to be a form"
     except ValueError as exc:
         return None, f"The form is not valid JSON: {exc}"
     if not isinstance(schema, dict):
