@@ -14,7 +14,7 @@ from store.models import Case, Task
 from store.conferences import suggested_review_fields
 from store.taskviews import booking_deadline, last_completion, open_deadlines, task_view
 
-from .access import get_case_or_404, get_task_or_404
+from .access import can_see_case, get_case_or_404, get_task_or_404
 from .app import clock, service
 from .formrender import FormView, Parsed, build_form, page_errors, parse_form, to_values
 
@@ -82,8 +82,8 @@ def _submit(task: Task, view: TaskView):
     opened = [e.summary for e in result.outcome.events if e.kind == "task_opened"]
     flash(f"{view.name} completed for {result.case.reference} ({result.case.child.display_name}). "
           + (f"Next: {'; '.join(opened)}." if opened else "No new tasks were opened."))
-    if "cases.case_page" in current_app.view_functions:
-        return redirect(url_for("cases.case_page", case_id=result.case.id))
+    if "cases.case_page" in current_app.view_functions and can_see_case(result.case):
+        return redirect(url_for("cases.case_page", case_id=result.case.id))  # a MASH partner goes back to their work
     return redirect(url_for("work.my_work"))
 
 

@@ -111,3 +111,24 @@ def test_an_anonymous_referrer_is_hidden_even_from_cads_except_its_manager(clien
         token = issue_token(web_app.config["USERS_BY_ROLE"][role], web_clock.now())
         body = client.get(f"/api/cases/{case.id}", headers={"Authorization": f"Bearer {token}"}).get_data(as_text=True)
         assert (SECRETS[0] in body) is shown, role
+
+
+def test_a_mash_partner_completing_a_check_goes_back_to_their_work_not_to_the_case(client, auth, web_app, web_clock, db):
+    from store.demo import Scenario, _defaults
+    from store.models import Task
+    from tests.webui.test_tasks import case_at, posted
+    scenario = Scenario("to_mash", {**_defaults(), "cads_decision": [{"decision": "mash_checks", "mash_agencies": ["police"]}]},
+                        stop_before="mash_check")
+    case = case_at(web_app, web_clock, scenario)
+    task = Task.get(Task.case == case.id, Task.role == "mash_police")
+    auth.login_as("mash_police")
+    form = posted(client.get(f"/tasks/{task.id}").get_data(as_text=True))
+    today = web_clock.now().date()
+    for key, value in {"checked_on-day": str(today.day), "checked_on-month": str(today.month),
+                       "checked_on-year": str(today.year), "information_held": "yes",
+                       "findings": "Two call-outs to the address this year", "rag": "amber"}.items():
+        form.setlist(key, [value])
+    response = client.post(f"/tasks/{task.id}", data=form)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/"), response.headers.get("Location")
+    assert Task.get_or_none(Task.id == task.id) is None
+    assert client.get(f"/cases/{case.id}").status_code == 403
