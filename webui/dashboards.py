@@ -19,6 +19,7 @@ bp = Blueprint("dashboards", __name__)
 MANAGERS = ("team_manager", "cads_manager", "admin")
 CHART = {"width": 720, "height": 220, "left": 44, "bottom": 40, "top": 12}
 NO_TEAM = "none"
+TEAM_LABEL = 190  # width kept for team names on the by-team charts
 
 
 @dataclass
@@ -77,6 +78,14 @@ def bars(months: list[str], cells: dict[str, tuple[int, int]]) -> list[Bar]:
     return drawn
 
 
+def team_bars(teams: list[tuple[int | None, str, tuple[int, int]]]) -> list[dict]:
+    """Horizontal bar geometry: one bar per team, its length the percentage met."""
+    span = CHART["width"] - TEAM_LABEL - 70
+    return [{"team": tid if tid else NO_TEAM, "name": name, "total": total, "met": met, "y": 6 + i * 26,
+             "length": span * met / total if total else 0, "percent": round(100.0 * met / total, 1) if total else None}
+            for i, (tid, name, (total, met)) in enumerate(teams)]
+
+
 @bp.route("/dashboards/timeliness")
 @login_required
 def timeliness():
@@ -103,9 +112,10 @@ def timeliness():
         teams = sorted(((tid, names.get(tid, "No team") if tid else "No team", tm) for tid, tm in by_team.items()),
                        key=lambda item: item[1])
         panels.append({"key": key, "indicator": indicator, "bars": bars(months, by_month), "teams": teams,
+                       "team_bars": team_bars(teams),
                        "total": sum(t for t, _m in by_month.values()), "met": sum(m for _t, m in by_month.values())})
     return render_template("dashboards/timeliness.html", panels=panels, months=months, chart=CHART,
-                           team_arg=request.args.get("team", ""), count=count, names=names,
+                           team_arg=request.args.get("team", ""), count=count, names=names, team_label=TEAM_LABEL,
                            first=first, last=last)
 
 

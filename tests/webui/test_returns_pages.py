@@ -26,7 +26,9 @@ def test_dashboard_shows_each_indicator_as_a_chart_with_figures_from_the_databas
     page = client.get("/dashboards/timeliness").get_data(as_text=True)
     for key in ("decisions", "assessments", "icpcs", "reviews", "re_referrals", "long_plans", "second_plans"):
         assert f'id="indicator-{key}"' in page
-    assert page.count("<svg") == 7 and "<script" not in page.split("<main")[-1].split("</main>")[0]
+    assert page.count("<svg") == 14 and page.count('data-chart="teams"') == 7  # by month and by team
+    assert 'data-team="Great Yarmouth locality"' in page and 'data-team="Norwich locality"' in page
+    assert "<script" not in page.split("<main")[-1].split("</main>")[0]
     expected = figures("decisions", date(2025, 6, 1), date(2026, 5, 31))
     section = page.split('id="indicator-decisions"')[1].split("</section>")[0]
     assert re.search(r'data-figure="total">(\d+)<', section).group(1) == str(sum(f.total for f in expected))
