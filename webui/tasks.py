@@ -101,6 +101,7 @@ def _page(task: Task, view: TaskView, form: FormView, token: str | None = None, 
     return render_template(
         "tasks/task.html", task=task, view=view, case=case, form=form, token=token or view.token,
         instructions=instructions_html(view.instructions), can_complete=can_complete, mine=mine,
+        case_visible=can_see_case(case),
         days_left=calendar.working_days_between(today, view.due) if view.due else None,
         booking_due=booking_deadline(case, view.bpmn_id), deadlines=deadlines,
         title=("Error: " if form.errors else "") + f"{view.name} - {case.reference}"), status

@@ -122,7 +122,9 @@ def test_a_mash_partner_completing_a_check_goes_back_to_their_work_not_to_the_ca
     case = case_at(web_app, web_clock, scenario)
     task = Task.get(Task.case == case.id, Task.role == "mash_police")
     auth.login_as("mash_police")
-    form = posted(client.get(f"/tasks/{task.id}").get_data(as_text=True))
+    page = client.get(f"/tasks/{task.id}").get_data(as_text=True)
+    assert case.reference in page and f'href="/cases/{case.id}"' not in page  # the summary, not a link to the case
+    form = posted(page)
     today = web_clock.now().date()
     for key, value in {"checked_on-day": str(today.day), "checked_on-month": str(today.month),
                        "checked_on-year": str(today.year), "information_held": "yes",
