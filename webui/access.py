@@ -20,7 +20,7 @@ from store import audit
 from store.models import Case, Conference, Person, Task
 
 FRONT_DOOR = rules.FRONT_DOOR
-REFERRER_VISIBLE = frozenset({"contact_officer", "cads_social_worker", "cads_manager"})
+REFERRER_VISIBLE = FRONT_DOOR  # who referred is for CADS roles only
 SAR_ROLES = frozenset({"information_governance"})  # who may produce a subject access pack
 
 

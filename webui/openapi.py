@@ -11,7 +11,7 @@ ERRORS = {
     400: "The body is not JSON (or a query parameter is malformed)",
     401: "No token, an unknown token, or the token's user is disabled",
     403: "The token's user does not have the role or access this needs",
-    404: "No such case, or no open task with this id",
+    404: "No such case, or no open task with this id (a restricted case you are not named on is not found either)",
     409: "The task or case changed first (completed, cancelled, claimed by someone else, or a stale token); "
          "nothing was changed",
     422: "The data is invalid, or the Idempotency-Key was used for a different request; `errors` lists each "
