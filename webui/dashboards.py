@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 from store.access import case_condition
 from store.models import Case, Person
-from store.returns.indicators import INDICATORS, cases_behind, figures, month_bounds, team_names
+from store.returns.indicators import INDICATORS, cases_behind, figures, month_bounds, percent, team_names
 
 from .access import viewer
 from .app import clock
@@ -34,7 +34,7 @@ class Bar:
 
     @property
     def percent(self) -> float | None:
-        return round(100.0 * self.met / self.total, 1) if self.total else None
+        return percent(self.met, self.total)
 
 
 def require_manager() -> None:
@@ -82,7 +82,7 @@ def team_bars(teams: list[tuple[int | None, str, tuple[int, int]]]) -> list[dict
     """Horizontal bar geometry: one bar per team, its length the percentage met."""
     span = CHART["width"] - TEAM_LABEL - 70
     return [{"team": tid if tid else NO_TEAM, "name": name, "total": total, "met": met, "y": 6 + i * 26,
-             "length": span * met / total if total else 0, "percent": round(100.0 * met / total, 1) if total else None}
+             "length": span * met / total if total else 0, "percent": percent(met, total)}
             for i, (tid, name, (total, met)) in enumerate(teams)]
 
 
@@ -111,9 +111,9 @@ def timeliness():
             by_team[f.team_id] = (t + f.total, m + f.met)
         teams = sorted(((tid, names.get(tid, "No team") if tid else "No team", tm) for tid, tm in by_team.items()),
                        key=lambda item: item[1])
-        panels.append({"key": key, "indicator": indicator, "bars": bars(months, by_month), "teams": teams,
-                       "team_bars": team_bars(teams),
+        panels.append({"key": key, "indicator": indicator, "bars": bars(months, by_month), "team_bars": team_bars(teams),
                        "total": sum(t for t, _m in by_month.values()), "met": sum(m for _t, m in by_month.values())})
+        panels[-1]["percent"] = percent(panels[-1]["met"], panels[-1]["total"])
     return render_template("dashboards/timeliness.html", panels=panels, months=months, chart=CHART,
                            team_arg=request.args.get("team", ""), count=count, names=names, team_label=TEAM_LABEL,
                            first=first, last=last)

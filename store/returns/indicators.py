@@ -107,9 +107,10 @@ class Figure:
     total: int
     met: int
 
-    @property
-    def percent(self) -> float | None:
-        return round(100.0 * self.met / self.total, 1) if self.total else None
+
+def percent(met: int, total: int) -> float | None:
+    """The share met, to one decimal place; None when nothing was counted."""
+    return round(100.0 * met / total, 1) if total else None
 
 
 def figures(key: str, first: date, last: date) -> list[Figure]:
