@@ -74,3 +74,15 @@ def test_sar_says_when_a_name_is_ambiguous(cli, tmp_path):
     child = contact["children"][0]
     code, _out, err = cli("sar", "--name", child["given_name"], "--born", child["date_of_birth"], "--as", "ig")
     assert code == 2 and "2 people called" in err and "Give the person id" in err and err.count("\n") == 1
+
+
+def test_allocate_from_the_command_line(cli, tmp_path):
+    setup(cli, tmp_path)
+    assert cli("users", "add", "cm", "--role", "cads_manager", "--team", "CADS")[0] == 0
+    assert cli("users", "add", "sw2", "--role", "social_worker", "--team", "North")[0] == 0
+    code, _out, err = cli("allocate", "1", "--to", "sw", "--as", "cm")
+    assert code == 2 and "is not a social worker cm can allocate to" in err  # sw has no team
+    code, out, err = cli("allocate", "C000001", "--to", "sw2", "--as", "cm")
+    assert code == 0 and out.strip() == "case C000001 is allocated to sw2 (North)", err
+    code, _out, err = cli("allocate", "1", "--to", "sw2", "--as", "tm")
+    assert code == 2 and "tm may not allocate case 1" in err  # a team manager of no team cannot see North's case

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 
 from engine import EngineError, TaskNotReady, ValidationFailed
 from store.access import case_condition, may_restrict, refused_attempts, restriction
+from store.allocation import ALLOCATING_MANAGERS, allocatable_workers
 from store.audit import case_viewers
 from store.casepage import case_page as case_page_data
 from store.casepage import diagram_progress, diagram_xml, managed_roles, team_cases, team_tasks
@@ -48,7 +49,9 @@ def _render_case(case, strategy_error: str | None = None, reason: str = "", stat
         strategy_error=strategy_error, reason=reason,
         viewers=case_viewers(case.id) if managing else None,
         refusals=refused_attempts(viewer(), case.id) if managing else None,
-        restricted=restriction(case.id)[0], can_restrict=may_restrict(viewer(), case.id)), status
+        restricted=restriction(case.id)[0], can_restrict=may_restrict(viewer(), case.id),
+        workers=allocatable_workers(viewer()) if case.status == "open" and current_user.has(*ALLOCATING_MANAGERS)
+        else []), status
 
 
 def _deepest_active(processes: list[dict]) -> str | None:

@@ -1,4 +1,4 @@
-"""Command line for access: restrict a case and name people, lift it, and subject access packs."""
+"""Command line for access: allocate a case, restrict it and name people, lift it, subject access packs."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ from engine import EngineError
 
 
 def register(sub) -> None:
-    """Add ``restrict``, ``unrestrict`` and ``sar`` to the ``safeguarding`` command."""
+    """Add ``allocate``, ``restrict``, ``unrestrict`` and ``sar`` to the ``safeguarding`` command."""
     from .cli import _case_id
     cmd = sub.add_parser("restrict", help="restrict a case to named people (or name more people on it)")
     cmd.add_argument("case_id", type=_case_id)
@@ -23,6 +23,11 @@ def register(sub) -> None:
     cmd.add_argument("--as", dest="user", required=True)
     cmd.add_argument("--reason", required=True)
     cmd.set_defaults(handler=cmd_unrestrict)
+    cmd = sub.add_parser("allocate", help="allocate a case to a social worker (and so to their team)")
+    cmd.add_argument("case_id", type=_case_id)
+    cmd.add_argument("--to", dest="worker", required=True, help="the social worker's username")
+    cmd.add_argument("--as", dest="user", required=True, help="a team manager (own team) or the CADS manager")
+    cmd.set_defaults(handler=cmd_allocate)
     cmd = sub.add_parser("sar", help="subject access: everything held about a person, third parties redacted (JSON)")
     cmd.add_argument("person", nargs="?", help="the person id (or give --name and --born)")
     cmd.add_argument("--name", help="the person's name")
@@ -56,6 +61,15 @@ def cmd_unrestrict(args) -> int:
     app = _app(args)
     unrestrict_case(args.case_id, args.user, args.reason, app.clock.now())
     print(f"case {args.case_id} is no longer restricted")
+    return 0
+
+
+def cmd_allocate(args) -> int:
+    from store.allocation import allocate_case
+    from .cli import _app
+    app = _app(args)
+    case = allocate_case(args.case_id, args.worker, args.user, app.clock.now())
+    print(f"case {case.reference} is allocated to {case.allocated_worker.username} ({case.team.name})")
     return 0
 
 

@@ -1,5 +1,5 @@
-"""Restricted cases: a manager restricts a case to named people, names or removes people, lifts it;
-managers see refused attempts to open records."""
+"""Who may see a case: a manager allocates it to a social worker (and so to their team), restricts
+it to named people, names or removes people, lifts it; managers see refused attempts."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from engine import EngineError
 from store import access as rules
+from store.allocation import allocate_case
 from store.models import User
 
 from .access import get_case_or_404, viewer
@@ -56,6 +57,16 @@ def _apply(case_id: int, action: str) -> None:
         flash("The restriction is lifted: the ordinary rules apply again")
     else:
         abort(400, f"Choose one of: {', '.join(ACTIONS)}")
+
+
+@bp.route("/cases/<int:case_id>/allocate", methods=["POST"])
+@login_required
+def allocate(case_id: int):
+    """Allocate the case to a social worker of the manager's team (any team for the CADS manager)."""
+    case = get_case_or_404(case_id)
+    updated = allocate_case(case.id, request.form.get("worker", ""), current_user.username, clock().now())
+    flash(f"{updated.reference} is allocated to {updated.allocated_worker.full_name}")
+    return redirect(url_for("cases.case_page", case_id=case.id))
 
 
 @bp.route("/access/refused")

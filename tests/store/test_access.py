@@ -115,3 +115,31 @@ def test_migration_3_gives_cases_allocated_before_teams_their_workers_team(app, 
     assert Case.get_by_id(allocated).team_id == User.get(User.username == "sw.priya").team_id
     assert Case.get_by_id(front).team_id is None and allocated in visible("sw.omar")
     assert (3, backfill_case_teams) == (MIGRATIONS[-1][0], MIGRATIONS[-1][2])
+
+
+def test_a_manager_allocates_and_the_case_moves_to_the_workers_team(app, cases, clock):
+    from store.allocation import allocatable_workers, allocate_case
+    from store.models import ChronologyEntry
+    front, allocated = cases
+    assert [u.username for u in allocatable_workers(viewer("tm.claire"))] == ["sw.omar", "sw.priya"]
+    assert [u.username for u in allocatable_workers(viewer("cads.manager"))] == ["sw.bella", "sw.omar", "sw.priya"]
+    with pytest.raises(NotPermitted):
+        allocate_case(front, "sw.omar", "tm.claire", clock.now())  # not a case a team manager can see yet
+    with pytest.raises(NotPermitted):
+        allocate_case(front, "sw.omar", "cads.sw", clock.now())  # not a manager
+    with pytest.raises(ValidationFailed, match="Choose the social worker"):
+        allocate_case(front, "tm.claire", "cads.manager", clock.now())  # not a social worker
+    version = Case.get_by_id(front).version
+    case = allocate_case(front, "sw.bella", "cads.manager", clock.now())  # the front door hands over
+    assert case.allocated_worker.username == "sw.bella" and case.team.name == "Great Yarmouth locality"
+    assert case.version == version + 1 and front in visible("sw.bella") and front not in visible("contact.officer")
+    entry = ChronologyEntry.get(ChronologyEntry.case == front, ChronologyEntry.kind == "allocated")
+    assert entry.summary == "Allocated to Bella Stone (Great Yarmouth locality)" and entry.actor == "cads.manager"
+    with pytest.raises(ValidationFailed):
+        allocate_case(allocated, "sw.bella", "tm.claire", clock.now())  # another team's worker
+    case = allocate_case(allocated, "sw.omar", "tm.claire", clock.now())
+    assert case.allocated_worker.username == "sw.omar"
+    s47 = Task.get(Task.case == allocated, Task.bpmn_id == "section47_enquiry")
+    assert s47.assignee.username == "sw.omar"  # the previous worker's statutory work moves with the case
+    last = AuditEntry.select().where(AuditEntry.case_id == allocated).order_by(AuditEntry.id.desc()).first()
+    assert last.detail == {"action": "allocated", "worker": "sw.omar", "team": "Norwich locality"}

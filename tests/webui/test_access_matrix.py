@@ -51,6 +51,7 @@ RESTRICTERS = {"front": {"cads.manager"}, "mash": {"cads.manager"}, "awaiting": 
 SAR = {"ig.nadia"}
 
 CASE_ROUTES = [("GET", "/cases/{id}"), ("GET", "/cases/{id}/diagram"), ("POST", "/cases/{id}/strategy-discussion"),
+               ("POST", "/cases/{id}/allocate"),
                ("GET", "/cases/{id}/restriction"), ("POST", "/cases/{id}/restriction"), ("GET", "/api/cases/{id}")]
 TASK_ROUTES = [("GET", "/tasks/{id}"), ("POST", "/tasks/{id}"), ("POST", "/tasks/{id}/claim"),
                ("POST", "/tasks/{id}/release"), ("GET", "/tasks/{id}/reassign"), ("POST", "/tasks/{id}/reassign"),

@@ -134,3 +134,30 @@ def test_a_mash_partner_completing_a_check_goes_back_to_their_work_not_to_the_ca
     assert response.status_code == 302 and response.headers["Location"].endswith("/"), response.headers.get("Location")
     assert Task.get_or_none(Task.id == task.id) is None
     assert client.get(f"/cases/{case.id}").status_code == 403
+
+
+def test_a_team_manager_allocates_a_case_awaiting_allocation_from_its_page(client, auth, web_app, web_clock, db):
+    from store.demo import Scenario, _defaults
+    from tests.webui.test_tasks import case_at
+    case = case_at(web_app, web_clock, Scenario("to_assessment", {**_defaults(), "cads_decision": [
+        {"decision": "assessment"}]}, stop_before="assessment"))
+    assert Case.get_by_id(case.id).team_id is None
+    auth.login_as("social_worker")
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)  # awaiting allocation: any social worker
+    assert 'id="allocate-form"' not in page
+    assert client.post(f"/cases/{case.id}/allocate", data={"worker": "sw.priya"}).status_code == 403
+    auth.logout()
+    auth.login_as("team_manager")
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    form = page[page.index('id="allocate-form"'):page.index("</form>", page.index('id="allocate-form"'))]
+    assert 'value="sw.omar"' in form and 'value="sw.priya"' in form and 'value="cads.sw"' not in form
+    response = client.post(f"/cases/{case.id}/allocate", data={"worker": "cads.sw"})
+    assert response.status_code == 422 and "Choose the social worker" in response.get_data(as_text=True)
+    assert client.post(f"/cases/{case.id}/allocate", data={"worker": "sw.omar"}).status_code == 302
+    saved = Case.get_by_id(case.id)
+    assert saved.allocated_worker.username == "sw.omar" and saved.team.name == "Norwich locality"
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    assert "Allocated to Omar Hussain (Norwich locality)" in page and "Reallocate to" in page
+    auth.logout()
+    auth.login_as("contact_officer")  # no longer a front-door case
+    assert client.get(f"/cases/{case.id}").status_code == 403
