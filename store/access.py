@@ -7,6 +7,7 @@ when the viewer is named on it):
   (a contact, the CADS decision, MASH checks, awaiting allocation);
 * its allocated worker;
 * members of its team holding a locality role (social worker, team manager, family help);
+* the LADO: cases the CADS decision sent to the LADO;
 * the chair of one of its conferences; business support (conference administration) for any
   case with a conference or a conference chair's task;
 * whoever holds the role of an open task on it that is theirs or unassigned (a team manager also
@@ -107,6 +108,8 @@ def case_condition(viewer: Viewer):
         ordinary |= Case.team == viewer.team_id
     if "conference_chair" in viewer.roles:
         ordinary |= Case.id.in_(Conference.select(Conference.case).where(Conference.chair == viewer.user_id))
+    if "lado" in viewer.roles:  # allegations against adults who work with children are the LADO's cases
+        ordinary |= Case.cads_decision == "lado"
     if "business_support" in viewer.roles:  # conference administration: requested, booked and held ones
         ordinary |= (Case.id.in_(Conference.select(Conference.case))
                      | Case.id.in_(Task.select(Task.case).where(Task.role == "conference_chair")))

@@ -9,7 +9,7 @@ from store.access import (CaseAccess, Viewer, can_open_task, can_see_case, grant
                           refused_attempts, restrict_case, restriction, revoke_access, unrestrict_case,
                           visible_case_ids)
 from store.audit import AuditEntry
-from store.demo import Scenario, _defaults, contact_payload, drive_case
+from store.demo import SCENARIOS, Scenario, _defaults, contact_payload, drive_case
 from store.models import Case, Task, User
 from store.users import add_user
 
@@ -143,3 +143,12 @@ def test_a_manager_allocates_and_the_case_moves_to_the_workers_team(app, cases, 
     assert s47.assignee.username == "sw.omar"  # the previous worker's statutory work moves with the case
     last = AuditEntry.select().where(AuditEntry.case_id == allocated).order_by(AuditEntry.id.desc()).first()
     assert last.detail == {"action": "allocated", "worker": "sw.omar", "team": "Norwich locality"}
+
+
+def test_the_lado_sees_the_cases_sent_to_the_lado_after_their_own_tasks(app, users, clock):
+    scenario = next(s for s in SCENARIOS if s.name == "lado")
+    [case] = app.service.record_contact(contact_payload(scenario, clock.now().date(), 7), "contact.officer")
+    assert case.id not in visible("lado.sam")
+    closed = drive_case(app.service, clock, case.id, scenario, users)
+    assert closed.cads_decision == "lado" and not Task.select().where(Task.case == case.id).exists()
+    assert case.id in visible("lado.sam") and case.id not in visible("tm.claire")
