@@ -34,7 +34,6 @@ def seed(count: int, rng: random.Random) -> None:
     teams = [Team.get_or_create(name=name)[0] for name in TEAMS]
     workers = [User.create(username=f"sw.bench{i}", full_name=f"Worker {i}", team=teams[i % len(teams)],
                            created_at=NOW) for i in range(25)]
-    has_team = "team" in Case._meta.fields
     first_day = date(2023, 12, 1)
     batch = 2000
     for start in range(0, count, batch):
@@ -52,12 +51,11 @@ def seed(count: int, rng: random.Random) -> None:
                 worker = rng.choice(workers)
                 row = dict(child=people[i if rng.random() > 0.1 else max(0, i - 1)], contact=contacts[i],
                            sibling_group=f"b{start + i}", status="closed", stage="Closed", diagram_version=version,
+                           team=worker.team_id,
                            created_at=NOW, updated_at=NOW, referral_date=referral, allocated_worker=worker.id,
                            re_referral=rng.random() < 0.2, cads_decision_due=calendar.add_working_days(referral, 1),
                            cads_decision_on=referral + timedelta(days=rng.choice([0, 0, 0, 1, 1, 3])),
                            cads_decision=rng.choice(["nfa", "advice", "assessment", "assessment", "strategy_discussion"]))
-                if has_team:
-                    row["team"] = worker.team_id
                 if row["cads_decision"] in ("assessment", "strategy_discussion"):
                     row.update(assessment_started_on=referral + timedelta(days=3),
                                assessment_due=calendar.add_working_days(referral, 45),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from datetime import date
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from dateutil.relativedelta import relativedelta
 from openpyxl import Workbook
@@ -16,8 +16,9 @@ from openpyxl.styles import Font
 
 from peewee import fn
 
-from ..models import Case, Contact, Person, ReviewConference
+from ..models import Case, Contact, Person, ReviewConference, Team, User
 from . import is_referral
+from .cin import plan_starts
 
 CHILD_COLUMNS = ["Child unique ID", "Gender", "Ethnicity", "Date of birth", "Age of child (years)",
                  "Does the child have a disability"]
@@ -46,10 +47,15 @@ def _child(person: Person, on: date) -> list[Any]:
             person.date_of_birth or person.expected_date_of_birth, _age(person, on), _disabled(person)]
 
 
-def _worker(case: Case) -> list[Any]:
-    worker = case.allocated_worker
-    team = getattr(case, "team", None) if "team" in Case._meta.fields else (worker.team if worker else None)
-    return [team.name if team else None, worker.full_name if worker else None]
+class _Staff:
+    """Team and worker names by id, read once for the whole workbook."""
+
+    def __init__(self) -> None:
+        self.teams = dict(Team.select(Team.id, Team.name).tuples())
+        self.workers = dict(User.select(User.id, User.full_name).tuples())
+
+    def of(self, case: Case) -> list[Any]:
+        return [self.teams.get(case.team_id), self.workers.get(case.allocated_worker_id)]
 
 
 def _cases(condition) -> Iterable[Case]:
@@ -57,27 +63,29 @@ def _cases(condition) -> Iterable[Case]:
             .join(Contact).where(condition).order_by(Case.referral_date, Case.id))
 
 
-def _count_within_year(cases: list[Case], day_of: Callable[[Case], date | None]) -> dict[int, int]:
-    """For each case, how many of the child's other cases had ``day_of`` in the 12 months before its own."""
-    counts: dict[int, int] = {}
+def _count_within_year(history: list[tuple], field: int) -> dict[int, int]:
+    """For each case, how many of the child's other cases had date ``field`` of ``history`` rows
+    (case id, child id, dates...) in the 12 months before its own."""
     by_child: dict[int, list[date]] = {}
-    for case in cases:
-        if day_of(case):
-            by_child.setdefault(case.child_id, []).append(day_of(case))
-    for case in cases:
-        mine = day_of(case)
-        counts[case.id] = sum(1 for d in by_child.get(case.child_id, []) if mine and mine - relativedelta(months=12) <= d < mine)
-    return counts
+    for row in history:
+        if row[field]:
+            by_child.setdefault(row[1], []).append(row[field])
+    return {row[0]: sum(1 for d in by_child.get(row[1], []) if row[field] - relativedelta(months=12) <= d < row[field])
+            for row in history if row[field]}
 
 
 def annex_a_lists(first: date, last: date) -> dict[str, tuple[list[str], list[list[Any]]]]:
     """Sheet name -> (columns, rows) for lists 1 to 7 over ``first`` to ``last``."""
     in_period = lambda column: column.between(first, last)  # noqa: E731
     open_in_period = lambda start, end: (start <= last) & (end.is_null() | (end >= first))  # noqa: E731
-    everyone = list(_cases(Case.referral_date <= last))
-    referrals = _count_within_year([c for c in everyone if c.cads_decision != "advice"], lambda c: c.referral_date)
-    s47s = _count_within_year(everyone, lambda c: c.s47_started_on)
-    icpcs = _count_within_year(everyone, lambda c: c.icpc_held_on)
+    # The counts of the last 12 months need the cases of the 12 months before the period (24 to be sure).
+    history = list(Case.select(Case.id, Case.child, Case.referral_date, Case.s47_started_on, Case.icpc_held_on)
+                   .where(Case.referral_date.between(first - relativedelta(months=24), last)).tuples())
+    referral_ids = {row[0] for row in Case.select(Case.id).where(
+        Case.referral_date.between(first - relativedelta(months=24), last), is_referral()).tuples()}
+    referrals = _count_within_year([row for row in history if row[0] in referral_ids], 2)
+    s47s, icpcs = _count_within_year(history, 3), _count_within_year(history, 4)
+    staff = _Staff()
     lists: dict[str, tuple[list[str], list[list[Any]]]] = {}
     lists["List 1 Contacts"] = (CHILD_COLUMNS + ["Date of contact", "Contact source"], [
         _child(c.child, last) + [c.contact.received_on, (c.contact.payload or {}).get("referral_source")]
@@ -90,7 +98,7 @@ def annex_a_lists(first: date, last: date) -> dict[str, tuple[list[str], list[li
         "Date of referral", "Referral source", "Referral resulting in no further action",
         "Number of referrals in the last 12 months", "Allocated team", "Allocated worker"], [
         _child(c.child, last) + [c.referral_date, (c.contact.payload or {}).get("referral_source"),
-                                 "Yes" if c.nfa_at_referral else "No", referrals.get(c.id, 0)] + _worker(c)
+                                 "Yes" if c.nfa_at_referral else "No", referrals.get(c.id, 0)] + staff.of(c)
         for c in _cases(is_referral() & in_period(Case.referral_date))])
     lists["List 4 Assessments"] = (CHILD_COLUMNS + [
         "Assessment start date", "Assessment authorisation date",
@@ -98,7 +106,7 @@ def annex_a_lists(first: date, last: date) -> dict[str, tuple[list[str], list[li
         _child(c.child, last) + [c.assessment_started_on, c.assessment_authorised_on,
                                  None if c.assessment_outcome is None else
                                  ("Yes" if c.assessment_outcome in ("cin_plan", "strategy_discussion") else "No")]
-        + _worker(c) for c in _cases(open_in_period(Case.assessment_started_on, Case.assessment_authorised_on))])
+        + staff.of(c) for c in _cases(open_in_period(Case.assessment_started_on, Case.assessment_authorised_on))])
     lists["List 5 Section 47 and ICPC"] = (CHILD_COLUMNS + [
         "Strategy discussion initiating section 47 enquiry", "Date section 47 enquiry started",
         "Date of initial child protection conference", "ICPC target date", "ICPC not required",
@@ -107,22 +115,27 @@ def annex_a_lists(first: date, last: date) -> dict[str, tuple[list[str], list[li
         _child(c.child, last) + [c.initiating_strategy_discussion_on, c.s47_started_on, c.icpc_held_on, c.icpc_due,
                                  "Yes" if c.icpc_not_required else "No",
                                  None if c.icpc_outcome is None else ("Yes" if c.icpc_outcome == "cp_plan" else "No"),
-                                 s47s.get(c.id, 0), icpcs.get(c.id, 0)] + _worker(c)
+                                 s47s.get(c.id, 0), icpcs.get(c.id, 0)] + staff.of(c)
         for c in _cases(in_period(Case.s47_started_on) | in_period(Case.icpc_held_on))])
     lists["List 6 Children in need"] = (CHILD_COLUMNS + [
         "Date of referral", "Primary need code", "Case status", "Child in need plan start date",
         "Child in need plan end date", "Date case closed", "Allocated team", "Allocated worker"], [
         _child(c.child, last) + [c.referral_date, c.primary_need, _status(c, last), c.cin_plan_started_on,
-                                 c.cin_plan_ended_on, c.closed_on] + _worker(c)
+                                 c.cin_plan_ended_on, c.closed_on] + staff.of(c)
         for c in _cases(is_referral() & ~Case.nfa_at_referral & open_in_period(Case.referral_date, Case.closed_on))])
+    plans = list(_cases(open_in_period(Case.cp_plan_started_on, Case.cp_plan_ended_on)))
+    starts = plan_starts({c.child_id for c in plans})
+    reviews = dict(ReviewConference.select(ReviewConference.case, fn.MAX(ReviewConference.held_on))
+                   .where(ReviewConference.case.in_([c.id for c in plans]), ReviewConference.held_on <= last)
+                   .group_by(ReviewConference.case).tuples()) if plans else {}
     lists["List 7 Child protection"] = (CHILD_COLUMNS + [
         "Child protection plan start date", "Initial category of abuse", "Latest category of abuse",
         "Date of latest review conference", "Child protection plan end date", "Number of previous child protection plans",
         "Allocated team", "Allocated worker"], [
         _child(c.child, last) + [c.cp_plan_started_on, CATEGORIES.get(c.initial_category or ""),
-                                 CATEGORIES.get(c.latest_category or ""), _latest_review(c, last),
-                                 c.cp_plan_ended_on, _previous_plans(c, everyone)] + _worker(c)
-        for c in _cases(open_in_period(Case.cp_plan_started_on, Case.cp_plan_ended_on))])
+                                 CATEGORIES.get(c.latest_category or ""), reviews.get(c.id), c.cp_plan_ended_on,
+                                 sum(1 for d in starts.get(c.child_id, []) if d < c.cp_plan_started_on)] + staff.of(c)
+        for c in plans])
     return lists
 
 
@@ -136,16 +149,6 @@ def _status(case: Case, on: date) -> str:
     if case.assessment_started_on and not case.assessment_authorised_on:
         return "Open assessment"
     return "Open case"
-
-
-def _latest_review(case: Case, on: date) -> date | None:
-    return (ReviewConference.select(fn.MAX(ReviewConference.held_on))
-            .where(ReviewConference.case == case.id, ReviewConference.held_on <= on).scalar())
-
-
-def _previous_plans(case: Case, everyone: list[Case]) -> int:
-    return sum(1 for other in everyone if other.child_id == case.child_id and other.cp_plan_started_on
-               and other.cp_plan_started_on < case.cp_plan_started_on)
 
 
 def annex_a_workbook(first: date, last: date) -> tuple[bytes, dict[str, int]]:

@@ -75,7 +75,7 @@ def build_census(year: int, la_code: str) -> Census:
     cases = list(Case.select(Case, Person, Contact).join(Person, on=(Case.child == Person.id)).switch(Case)
                  .join(Contact).where(is_referral(), Case.referral_date <= end, still_open, nfa_in_year)
                  .order_by(Case.child, Case.referral_date, Case.id))
-    previous_plans = _plan_starts({c.child_id for c in cases})
+    previous_plans = plan_starts({c.child_id for c in cases})
     reviews = _reviews([c.id for c in cases if c.cp_plan_started_on])
     children: dict[int, ChildRecord] = {}
     gaps: list[str] = []
@@ -155,7 +155,7 @@ def _section47(case: Case, start: date, end: date) -> dict[str, Any] | None:
     return {"start": begun, "target": case.icpc_due, "held": held, "not_required": not_required}
 
 
-def _plan_starts(child_ids: set[int]) -> dict[int, list[date]]:
+def plan_starts(child_ids: set[int]) -> dict[int, list[date]]:
     """Every child protection plan start of these children (any year), to count previous plans."""
     starts: dict[int, list[date]] = {}
     if not child_ids:

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable
 
-from peewee import SQL, JOIN, fn
+from peewee import SQL, fn
 from peewee import Case as SqlCase
 
 from ..db import database, is_postgres
-from ..models import Case, Conference, Team, User
+from ..models import Case, Conference, Team
 from . import is_referral
 
 
@@ -82,19 +82,12 @@ INDICATORS: dict[str, Indicator] = {i.key: i for i in [
 ]}
 
 
-def team_column():
-    """The case's team: its own column where the store keeps one, else its allocated worker's."""
-    return Case.team if "team" in Case._meta.fields else User.team
-
-
 def _query(indicator: Indicator, first: date, last: date, *columns):
     source = indicator.source()
     event = indicator.event()
     query = source.select(*columns)
     if source is Conference:
         query = query.join(Case, on=(Conference.case == Case.id))
-    if "team" not in Case._meta.fields:
-        query = query.join(User, JOIN.LEFT_OUTER, on=(Case.allocated_worker == User.id))
     return query.where(event.between(first, last), indicator.base())
 
 
@@ -120,7 +113,7 @@ def figures(key: str, first: date, last: date) -> list[Figure]:
     indicator's index); the days, a few hundred rows, are then added up into months.
     """
     indicator = INDICATORS[key]
-    event, team = indicator.event(), team_column()
+    event, team = indicator.event(), Case.team
     met = fn.SUM(SqlCase(None, [(indicator.met(), 1)], 0))
     query = (_query(indicator, first, last, event.alias("day"), team.alias("team"),
                     fn.COUNT(SQL("*")).alias("total"), met.alias("met")).group_by(event, team))
@@ -140,7 +133,7 @@ def cases_behind(key: str, first: date, last: date, team_id: int | None = None, 
     indicator = INDICATORS[key]
     query = _query(indicator, first, last, Case.id)
     if not any_team:
-        team = team_column()
+        team = Case.team
         query = query.where(team.is_null() if team_id is None else team == team_id)
     if met is not None:  # a condition on a missing date counts as not met, as in the figures
         query = query.where(SqlCase(None, [(indicator.met(), 1)], 0) == (1 if met else 0))

@@ -29,9 +29,7 @@ def make_case(app, users):
                                  recorded_by="contact.officer", channel="professional_line", payload={})
         values = dict(child=child, contact=contact, sibling_group=f"g{n}", stage="Test", diagram_version=version,
                       created_at=NOW, updated_at=NOW, referral_date=date(2026, 5, 1),
-                      allocated_worker=workers[team], cads_decision="assessment")
-        if "team" in Case._meta.fields:
-            values["team"] = teams[team]
+                      allocated_worker=workers[team], team=teams[team], cads_decision="assessment")
         values.update(columns)
         return Case.create(**values)
     make.teams = teams
