@@ -112,6 +112,9 @@ def _episode(case: Case, start: date, end: date, previous_plans: dict[int, list[
         gaps.append(f"{case.reference}: referral source not recorded")
     if not case.primary_need and not episode.nfa:
         gaps.append(f"{case.reference}: primary need not recorded")
+    # A referral with no further action is reported by its flag alone: the front door records its
+    # closure as RC8, which the DfE reserves for closures after an assessment (rule 8825Q), and the
+    # rules allow NFA episodes without a closure date (8815).
     if within(case.closed_on, start, end) and not episode.nfa:
         episode.closed_on, episode.closure_reason = case.closed_on, case.closure_reason
     episode.assessment = _assessment(case, start, end)
