@@ -22,19 +22,22 @@ def markdown(r: dict[str, Any]) -> str:
              f". {m['note']}.", "", "## Targets", "", "| Target | Measured | Wanted | Met |", "|---|---|---|---|"]
     lines += [f"| {t['target']} | {t['value']} | {t['wanted']} | {'yes' if t['met'] else 'NO'} |" for t in r["targets"]]
     floor = r["engine_floor"]
-    lines += ["", "## Task completion (median / p95, ms)", "", "| Measure | Median | p95 | Samples |", "|---|---|---|---|",
+    lines += ["", "## Task completion (median / p95, ms; CPU: this process's CPU time, median)", "",
+              "| Measure | Median | p95 | Samples | CPU |", "|---|---|---|---|---|",
               _row(f"In process at {r['completion']['cases']:,} cases: {r['completion']['task']}", r["completion"]),
               _row(f"Engine floor (bare SpiffWorkflow, in memory): {floor['task']}", floor)]
-    lines += ["", "## Caseload", "", "| Cases | Open tasks | Median | p95 | Samples |", "|---|---|---|---|---|"]
-    lines += [f"| {c['cases']:,} | {c['open_tasks']:,} | {c['median_ms']} | {c['p95_ms']} | {c['samples']} |"
-              for c in r["caseload"]]
+    lines += ["", "## Caseload", "", "| Cases | Open tasks | Median | p95 | Samples | CPU |", "|---|---|---|---|---|---|"]
+    lines += [f"| {c['cases']:,} | {c['open_tasks']:,} | {c['median_ms']} | {c['p95_ms']} | {c['samples']} | "
+              f"{c.get('cpu_median_ms')} |" for c in r["caseload"]]
     lines += ["", "## Case age (completing a review conference)", "",
-              "| Review | Stored state (KB) | Median | p95 | Engine floor median |", "|---|---|---|---|---|"]
+              "| Review | Stored state (KB) | Median | p95 | CPU | Engine floor median | Engine floor CPU |",
+              "|---|---|---|---|---|---|---|"]
     lines += [f"| {a['review']} | {a['state_bytes'] / 1024:.1f} | {a['median_ms']} | {a['p95_ms']} | "
-              f"{a['engine_floor']['median_ms']} |" for a in r["case_age"]]
+              f"{a.get('cpu_median_ms')} | {a['engine_floor']['median_ms']} | {a['engine_floor'].get('cpu_median_ms')} |"
+              for a in r["case_age"]]
     reads = r["reads"]
     lines += ["", f"## Reads ({reads['cases']:,} cases, {reads['open_tasks']:,} open tasks; whole pages)", "",
-              "| Page | Median | p95 | Samples |", "|---|---|---|---|",
+              "| Page | Median | p95 | Samples | CPU |", "|---|---|---|---|---|",
               _row(f"Inbox first page `{reads['inbox']['path']}`", reads["inbox"]),
               _row(f"Case page with {reads['case_page']['chronology_entries']} chronology entries", reads["case_page"]),
               _row(f"Chair's calendar month `{reads['calendar_month']['path']}`", reads["calendar_month"])]
@@ -54,7 +57,8 @@ def markdown(r: dict[str, Any]) -> str:
 
 
 def _row(label: str, s: dict[str, Any]) -> str:
-    return f"| {label} | {s['median_ms']} | {s['p95_ms']} | {s['samples']} |"
+    cpu = f" {s['cpu_median_ms']} |" if "cpu_median_ms" in s else ""
+    return f"| {label} | {s['median_ms']} | {s['p95_ms']} | {s['samples']} |{cpu}"
 
 
 def plot(r: dict[str, Any], path: Path) -> None:

@@ -18,8 +18,9 @@ from engine import FixedClock
 from store.db import database, is_postgres
 from store.demo import (CP_PATH, SCENARIOS, Scenario, _defaults, contact_payload, demo_child, drive_case,
                         ensure_demo_users)
-from store.models import (Case, CaseState, ChronologyEntry, Conference, Contact, Person, ReviewConference,
-                          Task)
+from store.models import (Case, CaseState, ChronologyEntry, Conference, Contact, Person, ReviewConference, Task,
+                          User, UserRole)
+from store.users import add_user
 
 BATCH = 2000
 _UUID = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
@@ -51,9 +52,17 @@ STAGES: list[tuple[Scenario, float]] = [
 ] + [(s, 0.14 / 4) for s in SCENARIOS if s.name in ("nfa", "assessment_cin_plan", "cp_plan_two_reviews", "s47_not_substantiated")]
 
 
+CHAIRS = 20  # independent chairs besides the demo's: a large authority's conferences are shared out
+
+
 def users(service) -> dict[str, str]:
-    """The demo users (role -> username), without password hashing (a benchmark never signs in by password)."""
-    return ensure_demo_users(service, password=None)
+    """The demo users (role -> username) and the benchmark's chairs, without passwords."""
+    by_role = ensure_demo_users(service, password=None)
+    for n in range(1, CHAIRS + 1):
+        if User.get_or_none(User.username == f"chair.bench{n:02d}") is None:
+            add_user(f"chair.bench{n:02d}", f"Bench Chair {n}", ["conference_chair"], service.clock.now(),
+                     team="Safeguarding and quality")
+    return by_role
 
 
 def drive_template(service, scenario: Scenario, by_role: dict[str, str], start: date = START,
@@ -105,11 +114,14 @@ class Copier:
 
     def __init__(self) -> None:
         self._ids = {model: 0 for model in self.MODELS}
+        self._chairs: list[int] = []
 
     def copy(self, template_id: int, count: int, day_spread: int = 180) -> list[int]:
         """``count`` copies of the case ``template_id``; returns their ids."""
         for model in self.MODELS:  # rows made through the service since the last copy come first
             self._ids[model] = max(self._ids[model], _next_id(model))
+        self._chairs = self._chairs or [u.id for u in User.select(User.id).join(UserRole).where(
+            UserRole.role == "conference_chair").order_by(User.id)]
         case = _row(Case, Case.id == template_id)
         state = _row(CaseState, CaseState.case == template_id)["state"]
         tasks = _rows(Task, Task.case == template_id)
@@ -137,8 +149,11 @@ class Copier:
                     token = f"{new_id.replace('-', '')[:12]}-{task['token'].split('-', 1)[1]}"  # as engine.cases._token
                     rows[Task].append({**task, "id": new_id, "token": token, "case": case_id,
                                        "due": task["due"] + shift if task["due"] else None})
+                booked = timedelta(days=(n * 7919) % 730)  # conferences over two years, shared by the chairs
                 rows[Conference] += [{**c, "id": self._take(Conference), "case": case_id,
-                                      "scheduled_for": c["scheduled_for"] + shift if c["scheduled_for"] else None}
+                                      "chair": self._chairs[n % len(self._chairs)] if c["chair"] else None,
+                                      "scheduled_for": c["scheduled_for"] + booked if c["scheduled_for"] else None,
+                                      "held_on": c["held_on"] + booked if c["held_on"] else None}
                                      for c in conferences]
                 made.append(case_id)
             with database.atomic():

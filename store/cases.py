@@ -144,30 +144,38 @@ class Safeguarding:
 
     # -- tasks --------------------------------------------------------------------------
     def complete_task(self, task_id: str, username: str, form: Any, token: str | None = None) -> StepResult:
-        """Complete a task as ``username``; one unit of work, or an error and no change."""
+        """Complete a task as ``username``; one unit of work, or an error and no change.
+
+        The engine runs on a consistent read of the case without holding the write lock (on
+        SQLite that lock is the whole database's); the write then checks the case's version, and
+        if another step moved the case meanwhile the task is worked again from the new state.
+        """
         user, actor = actor_for(username)
         task_row = find_task(task_id)
         now = self.clock.now()
-        with database.atomic():
-            case = lock_case(task_row.case_id)
+        for _attempt in range(ATTEMPTS):
+            case, state = _case_and_state(task_row.case_id)
             current = Task.get_or_none(Task.id == task_row.id)
             if current is None:
                 raise CaseConflict(f"task {task_row.name} was already completed or cancelled")
             if current.assignee_id is not None and current.assignee_id != user.id:
                 raise CaseConflict(f"task {current.name} is assigned to someone else")
             diagrams = self.diagrams_for(case.diagram_version_id)
-            state = CaseState.get_by_id(case.id).state
             try:
                 outcome = self.engine.complete(diagrams, state, task_row.id, actor, form, now, token,
                                                extra_check=lambda view, data: self._check_timescale(case, view, data))
-            except TaskNotReady as exc:
+            except (TaskNotReady, TaskNotFound) as exc:  # open when listed, gone from the state read since
                 raise CaseConflict(str(exc)) from None
             if case.allocated_worker_id is None and outcome.completed_task.role == ALLOCATED_ROLE:
                 case.allocated_worker = user
                 case.team_id = case.team_id or user.team_id  # allocation moves the case to the worker's team
-            self._record_conference(case, outcome.completed_task, form, user)
-            self._write(case, outcome, username, now, expected_version=case.version)
-        return StepResult(Case.get_by_id(case.id), outcome)
+            with database.atomic():
+                if _locked_version(case.id) != case.version:
+                    continue  # moved since it was read: nothing written yet, work again
+                self._record_conference(case, outcome.completed_task, form, user)
+                self._write(case, outcome, username, now, expected_version=case.version)
+            return StepResult(Case.get_by_id(case.id), outcome)
+        raise CaseConflict(f"case {case.reference} kept changing while this task was completed; try again")
 
     def _check_timescale(self, case: Case, view: TaskView, data: dict) -> None:
         """A conference booked outside its statutory window needs a recorded reason."""
@@ -301,6 +309,24 @@ def _linked_children(children: list[dict], links: dict[int, int | None]) -> list
             for index, child in enumerate(children)]
 
 
+ATTEMPTS = 3  # a completion whose case moved while it ran is worked again from the new state, this often
+
+
+def _case_and_state(case_id: int) -> tuple[Case, str]:
+    """The case row and its stored workflow, read in one statement (so they belong together)."""
+    row = (Case.select(Case, CaseState.state.alias("workflow_state")).join(CaseState)
+           .where(Case.id == case_id).objects().first())
+    if row is None:
+        raise CaseNotFound(f"no case {case_id}")
+    return row, row.workflow_state
+
+
+def _locked_version(case_id: int) -> int | None:
+    """The case's version, its row locked on PostgreSQL (SQLite's write lock is already held)."""
+    query = Case.select(Case.version).where(Case.id == case_id)
+    return (query.for_update() if is_postgres() else query).scalar()
+
+
 def lock_case(case_id: int) -> Case:
     """The case row for a unit of work (locked on PostgreSQL; SQLite's write lock is already held)."""
     query = Case.select().where(Case.id == case_id)
@@ -332,7 +358,8 @@ def find_task(task_id: str) -> Task:
     task_id = (task_id or "").strip().lower()
     if len(task_id) < 6:
         raise TaskNotFound(f"no task {task_id!r}: give at least 6 characters of the task id")
-    matches = list(Task.select().where(Task.id.startswith(task_id)).limit(2))
+    matches = list(Task.select().where(Task.id == task_id if len(task_id) == 36 else Task.id.startswith(task_id))
+                   .limit(2))
     if not matches:
         done = (ChronologyEntry.select().where(ChronologyEntry.task_id == task_id)
                 .order_by(ChronologyEntry.id.desc()).first()) if len(task_id) == 36 else None
@@ -361,10 +388,14 @@ def list_tasks(role: str | None = None, username: str | None = None, limit: int 
     else:
         parts = [Task.role == role] if role else [None]
     found: dict[str, Task] = {}
-    for part in parts:
-        for dated in (True, False):
-            query = (Task.select(Task, Case, Person, User).join(Case).join(Person).switch(Task)
-                     .join(User, JOIN.LEFT_OUTER, on=(Task.assignee == User.id))
+    for dated in (True, False):
+        if not dated and limit is not None and len(found) >= limit:
+            break  # undated tasks come after every dated one
+        for part in parts:
+            query = (Task.select(Task, Case.id, Case.child, Case.diagram_version, Case.stage, Case.status,
+                                 Case.referral_date, Person.id, Person.given_name, Person.family_name,
+                                 User.id, User.username, User.full_name)  # what a queue shows, not whole cases
+                     .join(Case).join(Person).switch(Task).join(User, JOIN.LEFT_OUTER, on=(Task.assignee == User.id))
                      .where(Task.due.is_null(False) if dated else Task.due.is_null()))
             if part is not None:
                 query = query.where(part)

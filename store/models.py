@@ -196,7 +196,9 @@ class Task(BaseModel):
     created_at = DateTimeField()
 
     class Meta:
-        indexes = ((("role", "due"), False), (("assignee", "due"), False))
+        # The whole inbox order (due, then created, then id) is in the index, so a first page
+        # stops after its rows even where thousands of tasks share a due date (bench/).
+        indexes = ((("role", "due", "created_at", "id"), False), (("assignee", "due", "created_at", "id"), False))
 
 
 class ChronologyEntry(BaseModel):

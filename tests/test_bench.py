@@ -22,7 +22,7 @@ def test_quick_bench_writes_every_section(tmp_path, capsys):
     assert [h["database"] for h in results["http"]] == ["sqlite", "postgresql"]
     assert all(h["completions_per_s"] > 0 and h["contact"]["samples"] > 0 for h in results["http"])
     assert [m["completions"] >= want for m, want in zip(results["memory"]["marks"], (60, 120))] == [True, True]
-    assert len(results["targets"]) == 10
+    assert len(results["targets"]) == 11 and all(t["value"] is not None for t in results["targets"])
     markdown = (out / "results.md").read_text()
     for heading in ("## Targets", "## Caseload", "## Case age", "## Reads", "## Over HTTP", "## Web worker memory"):
         assert heading in markdown

@@ -24,7 +24,7 @@ from store.idempotency import check_key, fingerprint, remember, reserve
 from store.models import Case, Task
 from store.tasks import claim_task
 from store.tokens import user_for_token
-from store.views import case_summary
+from store.views import case_summary, open_tasks
 
 from .access import FRONT_DOOR, can_see_case, can_see_referrer, get_case_or_404, get_task_or_404, viewer
 from .app import clock, csrf, service
@@ -237,13 +237,12 @@ def complete(task_id: str):
         raise CaseConflict(f"{task.name} is assigned to {task.assignee.username}")
     result = service().complete_task(task.id, current_user.username, data, token=token)
     case = result.case
-    open_tasks = case_summary(case.id, clock().now().date(), service().engine.calendar)["tasks"] \
-        if can_see_case(case) else []
+    tasks = open_tasks(case.id) if can_see_case(case) else []
     done = result.outcome.completed_task
     return jsonify({
         "completed_task": {"id": done.id, "element_id": done.bpmn_id, "title": done.name},
         "case": {"id": case.id, "reference": case.reference, "stage": case.stage, "status": case.status},
-        "tasks": [_task_summary(t) for t in open_tasks],
+        "tasks": [_task_summary(t) for t in tasks],
     })
 
 

@@ -13,6 +13,7 @@ from .access import viewer
 from .app import clock, service
 
 bp = Blueprint("work", __name__)
+PAGE_SIZE = 50  # a page stays quick to read and to render however long the queue is
 
 
 def working_days_left(due):
@@ -27,10 +28,13 @@ def my_work():
     role = request.args.get("role") or None
     if role and role not in current_user.roles:
         abort(403)
-    tasks = list_tasks(role=role, username=current_user.username, where=task_condition(viewer()))
-    rows = [{"task": t, "left": working_days_left(t.due)} for t in tasks]
+    page = max(1, request.args.get("page", 1, type=int))
+    tasks = list_tasks(role=role, username=current_user.username, where=task_condition(viewer()),
+                       limit=PAGE_SIZE * page + 1)  # one more than the page: is there a next one?
+    rows = [{"task": t, "left": working_days_left(t.due)} for t in tasks[PAGE_SIZE * (page - 1):PAGE_SIZE * page]]
     rows.sort(key=lambda r: (r["left"] is None, r["left"] if r["left"] is not None else 0, r["task"].created_at))
-    return render_template("work/my_work.html", rows=rows, role=role)
+    return render_template("work/my_work.html", rows=rows, role=role, page=page,
+                           first=PAGE_SIZE * (page - 1) + 1, has_next=len(tasks) > PAGE_SIZE * page)
 
 
 @bp.route("/tasks/<task_id>/claim", methods=["POST"])
