@@ -291,3 +291,11 @@ def test_a_process_owner_rolls_back_without_seeing_the_case_and_others_are_refus
     assert world["clients"][SW_A].post(url).status_code == 403  # refused by the case check first
     response = world["clients"]["owner.pat"].post(url)
     assert response.status_code not in (403, 404) or b"not migrated" in response.data
+
+
+def test_my_work_links_a_case_only_for_those_who_may_see_it(world):
+    mash = world["cases"]["mash"]
+    police = world["clients"]["mash.police"].get("/").get_data(as_text=True)
+    assert f"C{mash:06d}" in police and f'href="/cases/{mash}"' not in police  # a MASH partner's check
+    cads = world["clients"]["cads.sw"].get("/").get_data(as_text=True)
+    assert f'href="/cases/{world["cases"]["front"]}"' in cads
