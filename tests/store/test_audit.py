@@ -143,6 +143,35 @@ def test_verify_detects_deleting_the_newest_entries(app):
     assert count == 3 and len(breaks) == 1 and "newest" in breaks[0].reason
 
 
+def test_verify_detects_an_entry_forged_after_the_head(app):
+    """An entry inserted at the end without going through the chain (the head never saw it)."""
+    append(3)
+    forged = AuditEntry.get_by_id(3)
+    forged.id, forged.actor, forged.prev_hash = 4, "mallory", forged.hash
+    forged.hash = audit.entry_hash(forged.prev_hash, audit._content(forged))
+    forged.save(force_insert=True)
+    count, breaks = verify_chain()
+    assert count == 3 and [b.entry_id for b in breaks] == [4] and "after the chain head" in breaks[0].reason
+
+
+def test_verify_ignores_appends_committed_while_it_reads(app, monkeypatch):
+    """A live system keeps appending while the chain is checked: the newer entries are not breaks."""
+    append(3)
+    read_head, appended = AuditHead.get_or_none, []
+
+    def head_then_an_append(*args, **kwargs):
+        head = read_head(*args, **kwargs)
+        if not appended:  # committed after verify read the head, before it reads the entries
+            appended.append(True)
+            append(2)
+        return head
+
+    monkeypatch.setattr(AuditHead, "get_or_none", head_then_an_append)
+    assert verify_chain() == (3, [])
+    monkeypatch.undo()
+    assert verify_chain() == (5, [])
+
+
 def test_verify_detects_an_edit_that_recomputes_its_own_hash(app):
     """Rewriting an entry and its hash still breaks the next entry's link."""
     append(4)
