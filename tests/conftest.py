@@ -10,6 +10,18 @@ import pytest
 from engine import CaseEngine, DiagramRegistry, FixedClock, WorkingDayCalendar, read_diagram_files
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+# SAFEGUARDING_TEST_DB=postgres: the web and command-line tests (scratch_db) run on PostgreSQL
+# (scripts/test runs them a second time so); the store tests run on both databases anyway (db_url).
+TEST_DB = os.environ.get("SAFEGUARDING_TEST_DB", "sqlite")
+
+
+def pytest_collection_modifyitems(config, items):
+    """On the PostgreSQL pass, only the tests on a scratch database: the others ran in the first pass."""
+    if TEST_DB != "postgres":
+        return
+    keep = [i for i in items if "scratch_db" in getattr(i, "fixturenames", ()) and "db_url" not in i.fixturenames]
+    config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+    items[:] = keep
 
 
 @pytest.fixture(scope="session")
@@ -53,19 +65,39 @@ def _postgres_database():
     return schema, f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
 
 
+def _drop_schema(schema: str) -> None:
+    from store.db import make_database
+    admin = make_database(POSTGRES_URL)
+    admin.connect()
+    admin.execute_sql(f'DROP SCHEMA "{schema}" CASCADE')
+    admin.close()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request, tmp_path):
     """Each store test runs on a fresh SQLite file and on a fresh PostgreSQL schema."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
-    from store.db import make_database
     schema, url = _postgres_database()
     yield url
-    admin = make_database(POSTGRES_URL)
-    admin.connect()
-    admin.execute_sql(f'DROP SCHEMA "{schema}" CASCADE')
-    admin.close()
+    _drop_schema(schema)
+
+
+@pytest.fixture
+def scratch_db(tmp_path):
+    """``make(name)``: a fresh database URL, a SQLite file or (SAFEGUARDING_TEST_DB=postgres) a private schema."""
+    schemas = []
+
+    def make(name: str = "test") -> str:
+        if TEST_DB != "postgres":
+            return f"sqlite:///{tmp_path / f'{name}.db'}"
+        schema, url = _postgres_database()
+        schemas.append(schema)
+        return url
+    yield make
+    for schema in schemas:
+        _drop_schema(schema)
 
 
 @pytest.fixture
@@ -85,10 +117,10 @@ def users(app):
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
-    """Run the safeguarding command in-process on a fresh SQLite file; returns (code, stdout, stderr)."""
+def cli(scratch_db, monkeypatch, capsys):
+    """Run the safeguarding command in-process on a fresh database; returns (code, stdout, stderr)."""
     from webui.cli import main
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("DATABASE_URL", scratch_db("cli"))
 
     def run(*args):
         code = main([str(a) for a in args])

@@ -41,7 +41,7 @@ def init_app(app: Flask) -> None:
 def _check_request() -> None:
     limit = request.max_content_length
     if limit is not None and request.content_length is not None and request.content_length > limit:
-        abort(413, f"The request is {_megabytes(request.content_length)}; this service accepts at most "
+        abort(413, f"The request is {_megabytes(request.content_length)}: it must be smaller than "
                    f"{_megabytes(limit)}. Send less (upload a smaller file or shorten the text).")
     if request.method not in ("POST", "PUT", "PATCH"):
         _refuse_nul(request.args.items(multi=True))

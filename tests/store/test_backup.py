@@ -35,8 +35,7 @@ def empty_database(kind: str, tmp_path, fresh_pg):
 @pytest.fixture
 def fresh_pg():
     """Fresh PostgreSQL schemas for restore targets, dropped afterwards."""
-    from store.db import make_database
-    from tests.conftest import POSTGRES_URL, _postgres_database
+    from tests.conftest import _drop_schema, _postgres_database
     made = []
 
     def make():
@@ -44,10 +43,8 @@ def fresh_pg():
         made.append(schema)
         return url
     yield make
-    admin = make_database(POSTGRES_URL)
     for schema in made:
-        admin.execute_sql(f'DROP SCHEMA "{schema}" CASCADE')
-    admin.close()
+        _drop_schema(schema)
 
 
 @pytest.mark.parametrize("portable", [False, True])

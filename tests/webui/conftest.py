@@ -1,4 +1,5 @@
-"""Web fixtures: an app on a fresh SQLite file with demo users, a frozen clock, and a login helper."""
+"""Web fixtures: an app on a fresh database (SQLite; PostgreSQL on the second pass) with demo users,
+a frozen clock, and a login helper."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -22,11 +23,11 @@ def web_clock():
 
 
 @pytest.fixture
-def web_app(tmp_path, web_clock, registry, engine, password_hash):
+def web_app(scratch_db, web_clock, registry, engine, password_hash):
     from store.demo import ensure_demo_users
     from store.models import User
     from webui.app import create_app
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}", "CLOCK": web_clock,
+    app = create_app({"TESTING": True, "DATABASE_URL": scratch_db("web"), "CLOCK": web_clock,
                       "SECRET_KEY": "test-secret", "WTF_CSRF_ENABLED": False})
     context = app.extensions["safeguarding"]
     context.service.registry, context.service.engine = registry, engine

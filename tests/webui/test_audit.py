@@ -147,8 +147,17 @@ def _cli_contact(cli, tmp_path, first=True):
     assert code == 0, err
 
 
+def _tamper(sql: str) -> None:
+    """Change the command's database behind its back (SQLite or PostgreSQL, as the cli fixture made it)."""
+    import os
+
+    from store.db import make_database
+    db = make_database(os.environ["DATABASE_URL"])
+    db.execute_sql(sql)
+    db.close()
+
+
 def test_cli_audit_verify_and_show(cli, tmp_path):
-    import sqlite3
     assert cli("audit", "verify")[:2] == (0, "OK: audit chain intact (0 entries)\n")
     _cli_contact(cli, tmp_path)
     code, out, _ = cli("audit", "verify")
@@ -158,17 +167,14 @@ def test_cli_audit_verify_and_show(cli, tmp_path):
     code, out, _ = cli("audit", "show", "--case", "1", "--json")
     assert code == 0 and '"action": "change"' in out
     assert cli("audit", "show", "--case", "77")[1].startswith("no audit entries")
-    with sqlite3.connect(tmp_path / "cli.db") as conn:
-        conn.execute("UPDATE audit_entry SET actor = 'mallory' WHERE id = 1")
+    _tamper("UPDATE audit_entry SET actor = 'mallory' WHERE id = 1")
     code, out, err = cli("audit", "verify")
     assert code == 1 and "BROKEN: entry 1:" in out and "edited" in out and "1 broken link" in err
 
 
 def test_cli_audit_verify_reports_a_deleted_entry(cli, tmp_path):
-    import sqlite3
     _cli_contact(cli, tmp_path)
     _cli_contact(cli, tmp_path, first=False)  # a second contact: entries 3 and 4
-    with sqlite3.connect(tmp_path / "cli.db") as conn:
-        conn.execute("DELETE FROM audit_entry WHERE id = 2")
+    _tamper("DELETE FROM audit_entry WHERE id = 2")
     code, out, _ = cli("audit", "verify")
     assert code == 1 and "BROKEN: entry 3:" in out and "deleted" in out
