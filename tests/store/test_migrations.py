@@ -153,3 +153,44 @@ def cli_on(capsys):
         return code, captured.out, captured.err
     return run
 
+
+
+def test_concurrent_starts_migrate_once(db_url, clock):
+    """Several processes starting at once (gunicorn workers): one creates, the others wait and find it done."""
+    import threading
+
+    from store.db import connect, database
+    from store.migrations import LATEST, SchemaVersion, migrate
+    connect(db_url)
+    errors, reports = [], []
+
+    def start():
+        try:
+            database.connect(reuse_if_open=True)
+            reports.append(migrate(clock.now()))
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+        finally:
+            database.close()
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert sum(1 for r in reports if r.from_version is None) == 1  # exactly one created the schema
+    database.connect(reuse_if_open=True)
+    assert [row.version for row in SchemaVersion.select()] == [LATEST]
+    database.close()
+
+
+def test_migrate_command_refuses_a_newer_database(db_url, cli_on, clock):
+    from store.db import connect
+    from store.migrations import LATEST, SchemaVersion, migrate
+    db = connect(db_url)
+    db.connect(reuse_if_open=True)
+    migrate(clock.now())
+    SchemaVersion.create(version=LATEST + 1, description="from the future")
+    db.close()
+    code, _out, err = cli_on(db_url, "migrate")
+    assert code == 2 and err.startswith(f"error: the database is at schema version {LATEST + 1}, newer than this code")
