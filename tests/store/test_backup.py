@@ -1,6 +1,7 @@
 """Backup and restore on both databases: everything comes back, the audit chain verifies, refusals change nothing."""
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from pathlib import Path
@@ -154,3 +155,21 @@ def test_backup_and_restore_commands(cli, tmp_path):
     assert code == 0, err
     code, out, err = cli("backup", tmp_path / "no-such-dir" / "b.db")
     assert code == 2 and err.startswith("error: cannot write")
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # SQLite's copy is one step of the backup API
+def test_postgres_dump_is_one_snapshot_while_others_write(filled, db_url):
+    """A row committed by another connection half-way through the dump is not in it."""
+    from store.backup import _dump_lines
+    from store.db import make_database
+    lines = _dump_lines()
+    header = json.loads(next(lines))
+    first_table = json.loads(next(lines))
+    assert header["format"] == "safeguarding-backup" and "table" in first_table
+    other = make_database(db_url)
+    other.execute_sql("INSERT INTO login_attempt (key, at) VALUES ('written during the dump', now())")  # committed
+    other.close()
+    rest = [json.loads(line) for line in lines]
+    assert first_table["table"] != "login_attempt" and {"table": "login_attempt"}.items() <= next(
+        item for item in rest if item.get("table") == "login_attempt").items()
+    assert not [item for item in rest if "row" in item and "written during the dump" in item["row"]]
