@@ -86,7 +86,8 @@ def diagram_functions(calendar: WorkingDayCalendar) -> dict[str, Callable[..., A
         return add_months(day, int(months)).isoformat()
 
     def end_of_day(day: str) -> str:
-        return end_of_day_utc(day).strftime("%Y-%m-%dT%H:%M:%SZ")
+        # isoformat, not strftime("%Y"): that drops the zero padding of years before 1000
+        return end_of_day_utc(day).isoformat(timespec="seconds").replace("+00:00", "Z")
 
     return {"add_working_days": add_working_days, "add_months": add_months_iso,
             "end_of_day": end_of_day}

@@ -27,6 +27,7 @@ from . import audit, history  # noqa: I001 - after .models, which registers the 
 SCHEDULING_TASKS = {"schedule_icpc": ("icpc", "icpc_due"), "schedule_review": ("review", "next_review_due"),
                     "schedule_contextual_conference": ("contextual", None)}
 HOLDING_TASKS = {"icpc": "icpc", "review_conference": "review", "contextual_conference": "contextual"}
+EARLIEST_CONTACT = date(1900, 1, 1)
 ALLOCATED_ROLE = "social_worker"  # statutory work stays with the case's allocated worker
 
 
@@ -95,6 +96,9 @@ class Safeguarding:
         referral_date = parse_date(payload["received_on"])
         if referral_date > self.clock.now().date():
             raise ValidationFailed([FieldError("received_on", "the contact cannot be received in the future")])
+        if referral_date < EARLIEST_CONTACT:  # a typing slip; and 12 months before year 1 does not exist
+            raise ValidationFailed([FieldError("received_on", f"the contact cannot be received before "
+                                                              f"{EARLIEST_CONTACT.isoformat()}")])
         children = _linked_children(payload["children"], links or {})
         with database.atomic():
             referrer_data = payload.get("referrer") or {}

@@ -10,6 +10,7 @@ from engine import DEADLINE_KEYS, WorkingDayCalendar
 
 from .cases import chronology, get_case, siblings
 from .models import Case, Task, User
+from .timeutil import from_db
 
 # deadline key -> (due column, column recording when it was met)
 DEADLINE_EVENTS = {
@@ -53,7 +54,7 @@ def case_summary(case_id: int, today: date, calendar: WorkingDayCalendar) -> dic
         "siblings": [f"{s.reference} {s.child.display_name}" for s in siblings(case)],
         "deadlines": [deadline_status(case, key, today, calendar) for key in DEADLINE_KEYS],
         "tasks": open_tasks(case.id),
-        "chronology": [{"at": e.at.isoformat(), "actor": e.actor, "kind": e.kind, "summary": e.summary}
+        "chronology": [{"at": from_db(e.at).isoformat(), "actor": e.actor, "kind": e.kind, "summary": e.summary}
                        for e in chronology(case)],
         "statutory": {f: _plain(getattr(case, f)) for f in STATUTORY_FIELDS},
     }

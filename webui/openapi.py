@@ -149,7 +149,7 @@ def openapi_document(contact_schema: dict[str, Any] | None, deadline_keys: list[
                 "operationId": "listTasks", "summary": "Open tasks you can work, overdue first",
                 "description": "Tasks assigned to you and the unassigned tasks of your roles' queues.",
                 "parameters": [
-                    {"name": "case", "in": "query", "schema": TEXT,
+                    {"name": "case", "in": "query", "schema": {"type": "string", "pattern": "^[Cc]?[0-9]{1,10}$"},
                      "description": "Only this case's tasks (id such as 12 or C000012)"},
                     {"name": "role", "in": "query", "schema": TEXT,
                      "description": "Only this role's queue (one of your roles, else 403)"},

@@ -1,4 +1,5 @@
-"""schemathesis against /api/openapi.json, in-process: no generated request (valid or not) gets a 500.
+"""schemathesis against /api/openapi.json, in-process: no generated request (valid or not) gets a
+500, and every answer matches the document (status code, content type, body schema).
 
 Each operation is fuzzed with a valid bearer token (of a user holding every working role, so
 requests get past authorisation into the handlers) and without one. Positive and negative
@@ -10,6 +11,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
+                                               status_code_conformance)
 
 from store.demo import SCENARIOS, contact_payload
 
@@ -52,6 +55,9 @@ def fuzz(schema, authorised: bool) -> int:
                 sent += 1
                 assert response.status_code < 500, (case.method, case.formatted_path, case.query, case.body,
                                                      response.text[:500])
+                # every answer, error or not, has a documented status, content type and body
+                case.validate_response(response, checks=[status_code_conformance, content_type_conformance,
+                                                         response_schema_conformance])
                 if not authorised and operation.path != "/openapi.json":
                     assert response.status_code in (400, 401, 404, 405, 413), (case.method, case.formatted_path)
             run()

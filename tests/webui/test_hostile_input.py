@@ -267,3 +267,16 @@ def test_api_contact_fields_with_hostile_text_are_refused_or_stored_and_shown_es
 def test_out_of_range_ids_are_not_found(api, url):
     response = api("POST" if url.endswith("/claim") else "GET", url)
     assert response.status_code in (400, 403, 404, 414), response.data[:300]
+
+
+@pytest.mark.parametrize("received_on", ["0001-02-06", "0122-09-05", "1899-12-31"])
+def test_a_contact_received_in_an_early_year_is_refused_clearly(api, received_on):
+    """schemathesis found these: the deadline timer's date lost its zero padding, and a second contact
+    for the child computed 12 months before year 1 (a 500)."""
+    for _ in range(2):
+        payload = _contact_with("Early")
+        payload["received_on"] = received_on
+        response = api("POST", "/api/contacts", json=payload)
+        assert response.status_code == 422, response.data[:300]
+        assert response.get_json()["errors"] == [{"field": "received_on",
+                                                  "message": "the contact cannot be received before 1900-01-01"}]
