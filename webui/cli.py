@@ -162,10 +162,19 @@ def _read_json(path: str) -> Any:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise EngineError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise EngineError(f"{path} is not UTF-8 text") from None
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise EngineError(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise EngineError(f"{path} is nested too deeply") from None
+    from .limits import json_problem
+    problem = json_problem(data)  # what the web and API refuse, refused here too
+    if problem:
+        raise EngineError(f"{path}: {problem}")
+    return data
 
 
 def _app(args, clock=None):

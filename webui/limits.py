@@ -78,18 +78,26 @@ def _check_json(raw: bytes) -> None:
         abort(400, f"The JSON is nested too deeply (more than {MAX_JSON_DEPTH} levels)")
     except ValueError:
         return  # the view answers 400 with the parser's message
+    problem = json_problem(body)
+    if problem:
+        abort(400, problem)
+
+
+def json_problem(body: Any) -> str | None:
+    """Why parsed JSON cannot be taken (too deep, a NUL in a text or a name), or None; also for the CLI."""
     stack: list[tuple[Any, int]] = [(body, 0)]
     while stack:
         value, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
-            abort(400, f"The JSON is nested too deeply (more than {MAX_JSON_DEPTH} levels)")
+            return f"The JSON is nested too deeply (more than {MAX_JSON_DEPTH} levels)"
         if isinstance(value, str):
             if "\x00" in value:
-                abort(400, "The JSON contains a NUL character (\\u0000) in a text value, which is never valid here")
+                return "The JSON contains a NUL character (\\u0000) in a text value, which is never valid here"
         elif isinstance(value, dict):
             for key, item in value.items():
                 if "\x00" in key:
-                    abort(400, "The JSON contains a NUL character (\\u0000) in a field name")
+                    return "The JSON contains a NUL character (\\u0000) in a field name"
                 stack.append((item, depth + 1))
         elif isinstance(value, list):
             stack.extend((item, depth + 1) for item in value)
+    return None
