@@ -85,19 +85,25 @@ def db_url(request, tmp_path):
 
 
 @pytest.fixture
-def scratch_db(tmp_path):
-    """``make(name)``: a fresh database URL, a SQLite file or (SAFEGUARDING_TEST_DB=postgres) a private schema."""
+def pg_schemas():
+    """``make()``: the URL of a fresh private PostgreSQL schema; all are dropped afterwards."""
     schemas = []
 
-    def make(name: str = "test") -> str:
-        if TEST_DB != "postgres":
-            return f"sqlite:///{tmp_path / f'{name}.db'}"
+    def make() -> str:
         schema, url = _postgres_database()
         schemas.append(schema)
         return url
     yield make
     for schema in schemas:
         _drop_schema(schema)
+
+
+@pytest.fixture
+def scratch_db(tmp_path, pg_schemas):
+    """``make(name)``: a fresh database URL, a SQLite file or (SAFEGUARDING_TEST_DB=postgres) a private schema."""
+    def make(name: str = "test") -> str:
+        return pg_schemas() if TEST_DB == "postgres" else f"sqlite:///{tmp_path / f'{name}.db'}"
+    return make
 
 
 @pytest.fixture

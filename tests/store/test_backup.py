@@ -29,29 +29,14 @@ def contents(app) -> dict[str, list]:
     return {m._meta.table_name: sorted(map(repr, m.select().tuples())) for m in models() if m is not SchemaVersion}
 
 
-def empty_database(kind: str, tmp_path, fresh_pg):
-    return f"sqlite:///{tmp_path / 'restored.db'}" if kind == "sqlite" else fresh_pg()
-
-
-@pytest.fixture
-def fresh_pg():
-    """Fresh PostgreSQL schemas for restore targets, dropped afterwards."""
-    from tests.conftest import _drop_schema, _postgres_database
-    made = []
-
-    def make():
-        schema, url = _postgres_database()
-        made.append(schema)
-        return url
-    yield make
-    for schema in made:
-        _drop_schema(schema)
+def empty_database(kind: str, tmp_path, pg_schemas):
+    return f"sqlite:///{tmp_path / 'restored.db'}" if kind == "sqlite" else pg_schemas()
 
 
 @pytest.mark.parametrize("portable", [False, True])
 @pytest.mark.parametrize("target", ["sqlite", "postgres"])
 def test_backup_then_restore_into_an_empty_database_gives_back_everything(
-        filled, db_url, tmp_path, fresh_pg, target, portable):
+        filled, db_url, tmp_path, pg_schemas, target, portable):
     from store.audit import verify_chain
     from store.backup import backup, restore
     from store.db import connect
@@ -64,7 +49,7 @@ def test_backup_then_restore_into_an_empty_database_gives_back_everything(
     assert kind == ("sqlite" if db_url.startswith("sqlite") and not portable else "jsonl")
     filled.db.close()
 
-    db = connect(empty_database(target, tmp_path, fresh_pg))
+    db = connect(empty_database(target, tmp_path, pg_schemas))
     db.connect()
     report = restore(path)
     assert report.audit_entries == count and not report.skipped
