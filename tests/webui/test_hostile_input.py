@@ -89,7 +89,7 @@ def _published_version(web_app) -> str:
     return version
 
 
-# form -> (role signed in, None for nobody; builds (form url, urls that show what was stored))
+# form -> (role signed in, None for nobody; builds (form url, urls that show what was stored[, page with the form]))
 FORMS = {
     "login": (None, lambda app: ("/login", [])),
     "own password": ("social_worker", lambda app: ("/account/password", ["/"])),
@@ -103,13 +103,17 @@ FORMS = {
     "admin new user": ("admin", lambda app: ("/admin/users/new", ["/admin/users"])),
     "admin edit user": ("admin", lambda app: ("/admin/users/sw.omar", ["/admin/users", "/admin/users/sw.omar"])),
     "admin password": ("admin", lambda app: ("/admin/users/sw.omar/password", ["/admin/users"])),
+    "strategy discussion": ("team_manager", lambda app: (lambda c, t: (
+        f"/cases/{c}/strategy-discussion", [f"/cases/{c}"], f"/cases/{c}"))(*_case_with(app, "review_conference"))),
+    "restriction": ("team_manager", lambda app: (lambda c, t: (f"/cases/{c}/restriction", [f"/cases/{c}"]))(
+        *_case_with(app, "review_conference"))),
     "form editor": ("process_owner", lambda app: (f"/diagrams/forms/{_published_version(app)}/cads_decision.json",
                                                   ["/diagrams/"])),
 }
 
 
-def _post_every_field(client, url: str, kind: str):
-    names = fields_of(client.get(url).data, url)
+def _post_every_field(client, url: str, kind: str, page: str | None = None):
+    names = fields_of(client.get(page or url).data, url)
     value = HOSTILE[kind]
     if kind == "huge":  # one field of a megabyte, the rest long but inside the request limit
         return client.post(url, data={n: (value if i == 0 else value[:20_000]) for i, n in enumerate(names)})
@@ -129,10 +133,10 @@ def assert_safe(response, kind: str):
 @pytest.mark.parametrize("form", list(FORMS))
 def test_every_form_survives_hostile_values_in_every_field(client, auth, web_app, form, kind):
     role, build = FORMS[form]
-    url, shown_on = build(web_app)
+    url, shown_on, *page = build(web_app)  # the page holding the form, when it is not the form's own URL
     if role:
         auth.login_as(role)
-    response = _post_every_field(client, url, kind)
+    response = _post_every_field(client, url, kind, *page)
     assert_safe(response, kind)
     for page in shown_on:  # whatever was stored is shown escaped
         assert_safe(client.get(page), "shown")
