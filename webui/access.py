@@ -14,6 +14,7 @@ from functools import wraps
 
 from flask import Flask, abort, current_app, g, has_app_context, has_request_context, request
 from flask_login import current_user
+from werkzeug.exceptions import NotFound
 
 from store import access as rules
 from store import audit
@@ -76,6 +77,10 @@ def _refuse(record_type: str, record_id, case_id: int) -> None:
     abort(403)
 
 
+class TaskGone(NotFound):
+    """The task is not open (any more): a 404 that the route guard leaves to the view to explain."""
+
+
 def get_task_or_404(task_id: str) -> Task:
     """An open task this user may open, or 404/403 (recorded as for cases)."""
     return _once("task", task_id, _check_task)
@@ -84,7 +89,7 @@ def get_task_or_404(task_id: str) -> Task:
 def _check_task(task_id: str) -> Task:
     task = Task.get_or_none(Task.id == task_id)
     if task is None:
-        abort(404, "This task is not open: it may have been completed or cancelled")
+        raise TaskGone("This task is not open: it may have been completed or cancelled")
     if not rules.can_open_task(viewer(), task):
         _refuse("task", task.id, task.case_id)
     _audit("view", "task", task.id, task.case_id)
@@ -115,7 +120,10 @@ def _if_open(model, getter):
     """A guard that leaves a missing task or conference to the view (it explains what became of it)."""
     def check(value):
         if model.select().where(model.id == value).exists():
-            getter(value)
+            try:
+                getter(value)
+            except TaskGone:  # completed between the two reads: the view explains that too
+                pass
     return check
 
 
