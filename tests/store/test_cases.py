@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import threading
 from datetime import date, datetime, timezone
 
 import pytest
@@ -123,34 +122,6 @@ def test_a_task_completed_twice_is_a_conflict(app, users):
     app.service.complete_task(task.id, users["cads_social_worker"], form)
     with pytest.raises(CaseConflict, match="already completed by cads.sw"):
         app.service.complete_task(task.id, users["cads_social_worker"], form)
-
-
-def test_concurrent_completions_exactly_one_wins(app, users):
-    [case] = record(app, users)
-    task = task_of(case, "cads_decision")
-    form = form_for(task, app, decision="assessment")
-    outcomes, barrier = [], threading.Barrier(4)
-
-    def attempt():
-        barrier.wait()
-        try:
-            app.service.complete_task(task.id, users["cads_social_worker"], form, token=task.token)
-            outcomes.append("ok")
-        except (CaseConflict, TaskNotFound) as exc:
-            outcomes.append(type(exc).__name__)
-        finally:
-            app.db.close()
-
-    threads = [threading.Thread(target=attempt) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert outcomes.count("ok") == 1 and outcomes.count("CaseConflict") == 3, outcomes
-    case = Case.get_by_id(case.id)
-    assert case.version == 3
-    assert ChronologyEntry.select().where(ChronologyEntry.case == case.id,
-                                          ChronologyEntry.kind == "task_completed").count() == 1
 
 
 def test_worker_fires_each_due_timer_once(app, users):
