@@ -13,6 +13,7 @@ from uuid import UUID
 
 from jinja2.sandbox import SandboxedEnvironment
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import StandardLoopTask
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.specs.defaults import UserTask
@@ -47,6 +48,8 @@ STAGES = (  # (stage label, the task ids that show a case is at it), in the orde
     ("Child protection plan", ("core_group", "core_group_meeting", "schedule_review", "review_conference")),
     ("Closure", ("close_case",)),
 )
+_CLOCK_TIMERS = (ClockTimeDate, ClockDurationTimer)
+_TIMER_STATES = TaskState.WAITING | TaskState.COMPLETED  # a deadline timer reached: still waiting, or fired
 _STAGE_RANK = {task: (rank, label) for rank, (label, tasks) in enumerate(STAGES) for task in tasks}
 _JINJA = SandboxedEnvironment(autoescape=False)
 
@@ -110,8 +113,8 @@ class CaseEngine:
 
     def tasks(self, diagrams: DiagramSet, state: str, now: datetime) -> list[TaskView]:
         """The READY user tasks of a stored case."""
-        workflow = self._restore(diagrams, state, now)
-        return [self._view(diagrams, t) for t in _ready_user_tasks(workflow)]
+        scan = _Scan(self._restore(diagrams, state, now))
+        return [self._view(diagrams, t, scan.covering) for t in scan.ready]
 
     def data(self, diagrams: DiagramSet, state: str, now: datetime) -> dict[str, Any]:
         """The case's current workflow data (the merged data of its newest tasks)."""
@@ -134,7 +137,8 @@ class CaseEngine:
         if task.state != TaskState.READY:
             raise TaskNotReady(f"task {task_id} ({task.task_spec.bpmn_name or task.task_spec.name}) "
                                f"is {TaskState.get_name(task.state).lower()}, not ready")
-        view = self._view(diagrams, task)
+        before = _Snapshot.of(workflow)
+        view = self._view(diagrams, task, before.covering)
         if token is not None and token != view.token:
             raise TaskChanged(f"task {view.name} changed since it was offered; reload and try again")
         if view.role not in actor.roles:
@@ -147,7 +151,6 @@ class CaseEngine:
             raise ValidationFailed(problems, title=f"{info.form.title}: the form has errors")
         if extra_check is not None:
             extra_check(view, form)
-        before = _Snapshot.of(workflow)
         task.set_data(**{view.bpmn_id: dict(form)})
         _guarded(lambda: task.run(), view.bpmn_id)
         _run_engine(workflow)
@@ -186,14 +189,15 @@ class CaseEngine:
         return self._outcome(diagrams, workflow, now, before, events)
 
     # -- views --------------------------------------------------------------------------
-    def _view(self, diagrams: DiagramSet, task) -> TaskView:
+    def _view(self, diagrams: DiagramSet, task, covering: Mapping[Any, list]) -> TaskView:
+        """``task`` as offered; ``covering``: the waiting deadline timers found by a _Scan of its workflow."""
         info = diagrams.task_info(task.task_spec)
         role = info.lane
         if info.role_expression:
             role = task.workflow.script_engine.evaluate(task, info.role_expression)
             if role not in KNOWN_ROLES:
                 raise DiagramError(f"{info.process}/{info.bpmn_id}", f"assignedRole gave unknown role {role!r}")
-        due = _covering_deadline(task)
+        due = _covering_deadline(task, covering)
         if due is None and info.due_expression:
             due = parse_date(task.workflow.script_engine.evaluate(task, info.due_expression))
         properties = info.form.schema.get("properties", {})
@@ -207,9 +211,10 @@ class CaseEngine:
     def _outcome(self, diagrams, workflow, now, before: "_Snapshot", events: list[ChronologyEvent],
                  statutory: dict | None = None, reviews: list[date] | None = None,
                  completed_task: TaskView | None = None) -> StepOutcome:
-        tasks = [self._view(diagrams, t) for t in _ready_user_tasks(workflow)]
+        after = _Scan(workflow)
+        tasks = [self._view(diagrams, t, after.covering) for t in after.ready]
         timers = _waiting_timers(workflow)
-        deadline_timers = _deadline_timers(workflow)
+        deadline_timers = after.deadline_timers
         deadlines = {key: due for _tid, key, due, fired in deadline_timers if not fired}
         statutory = dict(statutory or {})
         for key, due in deadlines.items():
@@ -237,7 +242,7 @@ class CaseEngine:
             events.append(ChronologyEvent("case_completed", "Case closed: the process has ended"))
         next_timer = min((due for _key, due in timers), default=None)
         index = process_index(diagrams)
-        pruned = prune(workflow, lambda sub, found, marks: mark_tasks(sub, found, marks, index))
+        pruned = prune(workflow, after.loops, lambda sub, found, marks: mark_tasks(sub, found, marks, index))
         serializer = self.serializer(diagrams)
         return StepOutcome(state=serializer.dumps(workflow), diagram_version=diagrams.version,
                            tasks=tasks, deadlines=deadlines, statutory=statutory, reviews=reviews or [],
@@ -246,11 +251,72 @@ class CaseEngine:
                            archive=serializer.dumps_archive(pruned) if pruned else None)
 
 
-class _Snapshot:
-    """What was true before a step, to describe what the step changed."""
+class _Scan:
+    """What one walk over a workflow's tasks finds, each list in ``get_tasks`` order.
 
-    def __init__(self, ready_ids: set[str], deadlines: dict[str, date], fired_ids: set[str]) -> None:
+    ``ready``: the READY user tasks (offered to people in this order); ``deadline_timers``:
+    (task id, key, due date, fired?) of every statutory deadline timer reached, waiting or
+    completed; ``covering``: parent task id -> [(waiting deadline timer, due date)] in
+    children order, for _covering_deadline; ``loops``: the STARTED standard loops, whose
+    finished turns engine.history.prune removes.
+    """
+
+    def __init__(self, workflow: BpmnWorkflow) -> None:
+        self.ready: list = []
+        self.deadline_timers: list[tuple[str, str, date, bool]] = []
+        self.covering: dict[UUID, list[tuple[Any, date]]] = {}
+        self.loops: list = []
+        for task in _in_order(workflow):
+            state, spec = task.state, task.task_spec
+            if state == TaskState.READY:
+                if spec.manual and isinstance(spec, UserTask):
+                    self.ready.append(task)
+            elif state & _TIMER_STATES:
+                self._timer(task, spec, state)
+            elif state == TaskState.STARTED and isinstance(spec, StandardLoopTask):
+                self.loops.append(task)
+
+    def _timer(self, task, spec, state: TaskState) -> None:
+        if not isinstance(getattr(spec, "event_definition", None), _CLOCK_TIMERS):
+            return
+        key, value = deadline_key(spec), task._get_internal_data("event_value")
+        if not (key and value):
+            return
+        due = local_date(timer_due(value))
+        self.deadline_timers.append((str(task.id), key, due, state == TaskState.COMPLETED))
+        if state == TaskState.WAITING:
+            self.covering.setdefault(task.parent.id, []).append((task, due))
+
+
+def _in_order(workflow: BpmnWorkflow) -> list:
+    """The tasks ``workflow.get_tasks(state=...)`` visits for any definite or finished state, in its order.
+
+    Depth first: a task, then the tree of the subprocess it calls (if any), then its children;
+    nothing below a predicted (MAYBE or LIKELY) task unless it calls a subprocess. One plain walk
+    costs a fraction of one SpiffWorkflow TaskIterator pass, and a step needed several.
+    """
+    subprocesses = workflow.subprocesses
+    found = []
+    pending = [workflow.task_tree]
+    while pending:
+        task = pending.pop()
+        found.append(task)
+        called = subprocesses.get(task.id)
+        if task._children and (called is not None or task.state >= TaskState.FUTURE):
+            tasks = task.workflow.tasks
+            pending.extend(tasks[child] for child in reversed(task._children))
+        if called is not None:
+            pending.append(called.task_tree)
+    return found
+
+
+class _Snapshot:
+    """What was true before a step, to describe what the step changed (and the deadlines covering its tasks)."""
+
+    def __init__(self, ready_ids: set[str], deadlines: dict[str, date], fired_ids: set[str],
+                 covering: dict | None = None) -> None:
         self.ready_ids, self.deadlines, self.fired_ids = ready_ids, deadlines, fired_ids
+        self.covering = covering or {}
 
     @classmethod
     def empty(cls) -> "_Snapshot":
@@ -258,10 +324,11 @@ class _Snapshot:
 
     @classmethod
     def of(cls, workflow: BpmnWorkflow) -> "_Snapshot":
-        timers = _deadline_timers(workflow)
-        return cls({str(t.id) for t in _ready_user_tasks(workflow)},
+        scan = _Scan(workflow)
+        timers = scan.deadline_timers
+        return cls({str(t.id) for t in scan.ready},
                    {key: due for _tid, key, due, fired in timers if not fired},
-                   {tid for tid, _key, _due, fired in timers if fired})
+                   {tid for tid, _key, _due, fired in timers if fired}, scan.covering)
 
 
 def _deadline_set(key: str, due: date) -> ChronologyEvent:
@@ -299,13 +366,9 @@ def _find_task(workflow: BpmnWorkflow, task_id: str):
     return task
 
 
-def _ready_user_tasks(workflow: BpmnWorkflow) -> list:
-    return [t for t in workflow.get_tasks(state=TaskState.READY, manual=True) if isinstance(t.task_spec, UserTask)]
-
-
 def _waiting_timer_tasks(workflow: BpmnWorkflow) -> list:
     return [t for t in workflow.event_manager.tasks.values()
-            if isinstance(getattr(t.task_spec, "event_definition", None), (ClockTimeDate, ClockDurationTimer))
+            if isinstance(getattr(t.task_spec, "event_definition", None), _CLOCK_TIMERS)
             and t.state == TaskState.WAITING]
 
 
@@ -318,41 +381,27 @@ def _waiting_timers(workflow: BpmnWorkflow) -> list[tuple[str | None, datetime]]
     return found
 
 
-def _deadline_timers(workflow: BpmnWorkflow) -> list[tuple[str, str, date, bool]]:
-    """Every statutory deadline timer reached so far: (task id, key, due date, fired?)."""
-    found = []
-    for task in workflow.get_tasks(state=TaskState.WAITING | TaskState.COMPLETED):
-        definition = getattr(task.task_spec, "event_definition", None)
-        if not isinstance(definition, (ClockTimeDate, ClockDurationTimer)):
-            continue
-        key, value = deadline_key(task.task_spec), task._get_internal_data("event_value")
-        if key and value:
-            found.append((str(task.id), key, local_date(timer_due(value)), task.state == TaskState.COMPLETED))
-    return found
-
-
 def _catches(task, message: str) -> bool:
     definition = getattr(task.task_spec, "event_definition", None)
     return getattr(definition, "name", None) == message and task.state == TaskState.WAITING
 
 
-def _covering_deadline(task) -> date | None:
-    """The due date of the nearest waiting deadline timer on this task or an enclosing activity."""
+def _covering_deadline(task, covering: Mapping[Any, list]) -> date | None:
+    """The due date of the nearest waiting deadline timer on this task or an enclosing activity.
+
+    A timer on an activity is a sibling of the activity's task (its boundary event split's
+    child); ``covering`` holds the waiting ones by parent (_Scan), so no children are walked.
+    """
     current = task
-    while current is not None:
+    while covering and current is not None:
         parent = current.parent
         if parent is None:
             parent_id = current.workflow.parent_task_id
             current = current.workflow.top_workflow.get_task_from_id(parent_id) if parent_id else None
             continue
-        for sibling in parent.children:
-            if sibling is current or sibling.state != TaskState.WAITING:
-                continue
-            definition = getattr(sibling.task_spec, "event_definition", None)
-            if isinstance(definition, (ClockTimeDate, ClockDurationTimer)) and deadline_key(sibling.task_spec):
-                value = sibling._get_internal_data("event_value")
-                if value:
-                    return local_date(timer_due(value))
+        for sibling, due in covering.get(parent.id, ()):
+            if sibling is not current:
+                return due
         current = parent
     return None
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import StandardLoopTask
 from SpiffWorkflow.util.task import TaskState
 
 _FINISHED = TaskState.COMPLETED | TaskState.CANCELLED | TaskState.ERROR
@@ -37,15 +36,17 @@ def trail_of(workflow: BpmnWorkflow) -> dict[str, dict[str, list]]:
     return getattr(workflow, TRAIL_ATTRIBUTE, None) or {}
 
 
-def prune(workflow: BpmnWorkflow, mark) -> Pruned:
+def prune(workflow: BpmnWorkflow, loops: list, mark) -> Pruned:
     """Remove finished subprocesses and finished loop turns; fold their marks into the trail.
 
-    ``mark(sub, tasks, marks)`` adds the completed elements and steps of ``tasks`` of the
-    (sub)workflow ``sub`` to ``marks`` (engine.progress does this for the case page).
+    ``loops``: the workflow's STARTED standard loop tasks in ``get_tasks`` order (the caller
+    has walked the tasks already; engine.cases._Scan). ``mark(sub, tasks, marks)`` adds the
+    completed elements and steps of those ``tasks`` that belong to the (sub)workflow ``sub``
+    to ``marks`` (engine.progress does this for the case page).
     """
     pruned = Pruned()
     marks: dict[str, dict[str, set]] = {}
-    for task in [t for t in workflow.get_tasks(state=TaskState.STARTED) if isinstance(t.task_spec, StandardLoopTask)]:
+    for task in loops:
         for turn in [c for c in task.children if c.state & _FINISHED and not c.children]:
             mark(turn.workflow, [turn], marks)
             if turn.id in workflow.subprocesses:
@@ -71,7 +72,7 @@ def _drop_subprocess(workflow: BpmnWorkflow, parent, mark, marks, pruned: Pruned
     subprocess = workflow.subprocesses[parent.id]
     inside = [sp for sp in nested if _within(sp, subprocess)]
     for sub in [subprocess, *inside]:
-        mark(sub, sub.get_tasks(), marks)
+        mark(sub, sub.tasks.values(), marks)  # its own tasks, the same as walking its tree
         pruned.subprocesses.append(sub)
     for task in workflow.delete_subprocess(parent):
         workflow.event_manager.remove_task(task)
