@@ -23,6 +23,7 @@ from peewee import CharField, DateTimeField, IntegerField, fn
 
 from .db import database, is_postgres
 from .models import BaseModel, JSONField, User
+from .prepared import Prepared
 from .timeutil import from_db, to_db
 
 GENESIS = "0" * 64
@@ -119,8 +120,8 @@ def _lock_head() -> AuditHead:
     if is_postgres():
         database.execute_sql("INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, %s) "
                              "ON CONFLICT (id) DO NOTHING", (GENESIS,))
-        return AuditHead.select().where(AuditHead.id == 1).for_update().get()
-    head = AuditHead.get_or_none(AuditHead.id == 1)
+        return _HEAD.first()
+    head = _HEAD.first()
     if head is None:
         head = AuditHead.create(id=1, last_id=0, last_hash=GENESIS)
     return head
@@ -138,9 +139,18 @@ def record(actor: str, action: str, record_type: str, record_id: Any, now: datet
         # Hash what will be read back (JSON round trip, microsecond precision kept by both databases).
         row.detail = json.loads(canonical(detail)) if detail is not None else None
         row.hash = entry_hash(head.last_hash, _content(row))
-        row.save(force_insert=True)
-        AuditHead.update(last_id=row.id, last_hash=row.hash).where(AuditHead.id == 1).execute()
+        _INSERT.execute(**{name: getattr(row, name) for name in _COLUMNS})
+        _MOVE_HEAD.execute(last_id=row.id, last_hash=row.hash)
     return row
+
+
+_COLUMNS = tuple(AuditEntry._meta.sorted_field_names)
+# An append's statements, built once (store/prepared.py): every view and change appends.
+_HEAD = Prepared(lambda place: (lambda query: query.for_update() if is_postgres() else query)(
+    AuditHead.select().where(AuditHead.id == 1)))
+_INSERT = Prepared(lambda place: AuditEntry.insert({name: place(name, getattr(AuditEntry, name)) for name in _COLUMNS}))
+_MOVE_HEAD = Prepared(lambda place: AuditHead.update(last_id=place("last_id"), last_hash=place("last_hash"))
+                      .where(AuditHead.id == 1))
 
 
 # -- verifying ---------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from engine import (Actor, CaseConflict, CaseEngine, CaseNotFound, ChronologyEve
                     ValidationFailed, case_seed, parse_date, read_diagram_files)
 
 from .db import database, is_postgres
+from .prepared import Prepared, PreparedFamily
 from .models import (Case, CaseState, ChronologyEntry, Conference, Contact, DiagramVersion, Person,
                      ReviewConference, Task, User)
 from .timeutil import to_db
@@ -144,22 +145,26 @@ class Safeguarding:
         if re_referral:
             outcome.events.insert(0, ChronologyEvent("re_referral", f"Re-referral within 12 months of case {previous.reference}"))
         self._write(case, outcome, actor.username, now, expected_version=case.version)
-        return Case.get_by_id(case.id)
+        return case
 
     # -- tasks --------------------------------------------------------------------------
-    def complete_task(self, task_id: str, username: str, form: Any, token: str | None = None) -> StepResult:
+    def complete_task(self, task_id: str | Task, username: str, form: Any, token: str | None = None,
+                      acting: tuple[User, Actor] | None = None) -> StepResult:
         """Complete a task as ``username``; one unit of work, or an error and no change.
+
+        ``task_id`` may be the task's row a caller has just read, and ``acting`` the user and
+        actor it has already looked up (the web request has both): neither is read again.
 
         The engine runs on a consistent read of the case without holding the write lock (on
         SQLite that lock is the whole database's); the write then checks the case's version, and
         if another step moved the case meanwhile the task is worked again from the new state.
         """
-        user, actor = actor_for(username)
-        task_row = find_task(task_id)
+        user, actor = acting if acting is not None and acting[1].username == username else actor_for(username)
+        task_row = task_id if isinstance(task_id, Task) else find_task(task_id)
         now = self.clock.now()
-        for _attempt in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             case, state = _case_and_state(task_row.case_id)
-            current = Task.get_or_none(Task.id == task_row.id)
+            current = task_row if attempt == 0 else _TASK_BY_ID.first(id=task_row.id)  # read just now, or again
             if current is None:
                 raise CaseConflict(f"task {task_row.name} was already completed or cancelled")
             if current.assignee_id is not None and current.assignee_id != user.id:
@@ -169,6 +174,8 @@ class Safeguarding:
                 outcome = self.engine.complete(diagrams, state, task_row.id, actor, form, now, token,
                                                extra_check=lambda view, data: self._check_timescale(case, view, data))
             except (TaskNotReady, TaskNotFound) as exc:  # open when listed, gone from the state read since
+                if _TASK_BY_ID.first(id=task_row.id) is None:
+                    raise CaseConflict(f"task {task_row.name} was already completed or cancelled") from None
                 raise CaseConflict(str(exc)) from None
             if case.allocated_worker_id is None and outcome.completed_task.role == ALLOCATED_ROLE:
                 case.allocated_worker = user
@@ -178,7 +185,7 @@ class Safeguarding:
                     continue  # moved since it was read: nothing written yet, work again
                 self._record_conference(case, outcome.completed_task, form, user)
                 self._write(case, outcome, username, now, expected_version=case.version)
-            return StepResult(Case.get_by_id(case.id), outcome)
+            return StepResult(case, outcome)  # _write brought the row read above up to date
         raise CaseConflict(f"case {case.reference} kept changing while this task was completed; try again")
 
     def _check_timescale(self, case: Case, view: TaskView, data: dict) -> None:
@@ -240,49 +247,96 @@ class Safeguarding:
 
     # -- writing ------------------------------------------------------------------------
     def _write(self, case: Case, outcome: StepOutcome, actor: str, now: datetime, expected_version: int) -> None:
-        """Write one step's results; zero rows on the version check means someone else won."""
-        values: dict[Any, Any] = {Case.version: Case.version + 1, Case.updated_at: to_db(now),
-                                  Case.stage: outcome.stage, Case.next_timer_at: to_db(outcome.next_timer_at),
-                                  Case.allocated_worker: case.allocated_worker_id, Case.team: case.team_id}
-        for name, value in outcome.statutory.items():
-            values[getattr(Case, name)] = value
+        """Write one step's results; zero rows on the version check means someone else won.
+
+        The columns written are set on ``case`` too, so it is the row as now stored."""
+        values: dict[str, Any] = {"updated_at": to_db(now), "stage": outcome.stage,
+                                  "next_timer_at": to_db(outcome.next_timer_at),
+                                  "allocated_worker": case.allocated_worker_id, "team": case.team_id,
+                                  **outcome.statutory}
         if outcome.completed:
-            values[Case.status] = "closed"
-        rows = Case.update(values).where(Case.id == case.id, Case.version == expected_version).execute()
+            values["status"] = "closed"
+        columns = tuple(sorted(name for name in values if name not in _ALWAYS_WRITTEN))
+        rows = _UPDATE_CASE[columns].execute(case=case.id, expected=expected_version, **values)
         if rows != 1:
             raise CaseConflict(f"case {case.reference} was changed by someone else; nothing was saved")
-        CaseState.update(state=outcome.state).where(CaseState.case == case.id).execute()
+        _UPDATE_STATE.execute(case=case.id, state=outcome.state)
         history.archive(case.id, outcome.archive, now)
         self._project_tasks(case, outcome.tasks, now)
         for held_on in outcome.reviews:
             ReviewConference.create(case=case, held_on=held_on)
         if outcome.events:  # one statement for the step's entries
-            ChronologyEntry.insert_many([
-                {"case": case.id, "at": to_db(now), "actor": event.actor or actor, "kind": event.kind,
-                 "element": event.element, "summary": event.summary, "details": event.details,
-                 "task_id": event.details.get("task_id") if event.kind == "task_completed" else None}
-                for event in outcome.events]).execute()
+            entries = {}
+            for index, event in enumerate(outcome.events):
+                entries.update({f"case{index}": case.id, f"at{index}": to_db(now),
+                                f"actor{index}": event.actor or actor, f"kind{index}": event.kind,
+                                f"element{index}": event.element, f"summary{index}": event.summary,
+                                f"details{index}": event.details,
+                                f"task_id{index}": event.details.get("task_id") if event.kind == "task_completed"
+                                else None})
+            _INSERT_CHRONOLOGY[len(outcome.events)].execute(**entries)
         audit.record(actor, "change", "case", case.id, now, _audit_detail(case, outcome, expected_version + 1),
                      case_id=case.id, address="worker" if actor == "system" else None)
+        for name, value in values.items():
+            setattr(case, name if name not in ("allocated_worker", "team") else f"{name}_id", value)
+        case.version = expected_version + 1
 
     def _project_tasks(self, case: Case, tasks: list[TaskView], now: datetime) -> None:
-        existing = {t.id: t for t in Task.select().where(Task.case == case.id)}
+        existing = {t.id: t for t in _TASKS_OF_CASE.rows(case=case.id)}
         keep = {view.id for view in tasks}
         stale = [tid for tid in existing if tid not in keep]
         if stale:
-            Task.delete().where(Task.id.in_(stale)).execute()
-        opened = []
+            _DELETE_TASKS[len(stale)].execute(**{f"id{i}": tid for i, tid in enumerate(stale)})
+        opened = {}
         for view in tasks:
             row = existing.get(view.id)
             if row is not None:
                 if (row.due, row.token, row.role) != (view.due, view.token, view.role):
-                    Task.update(due=view.due, token=view.token, role=view.role).where(Task.id == view.id).execute()
+                    _UPDATE_TASK.execute(id=view.id, due=view.due, token=view.token, role=view.role)
                 continue
-            opened.append({"id": view.id, "case": case.id, "bpmn_id": view.bpmn_id, "name": view.name,
-                           "role": view.role, "assignee": case.allocated_worker_id if view.role == ALLOCATED_ROLE else None,
-                           "due": view.due, "token": view.token, "form_name": view.form_name, "created_at": to_db(now)})
+            index = len(opened) // len(_TASK_COLUMNS)
+            opened.update({f"id{index}": view.id, f"case{index}": case.id, f"bpmn_id{index}": view.bpmn_id,
+                           f"name{index}": view.name, f"role{index}": view.role,
+                           f"assignee{index}": case.allocated_worker_id if view.role == ALLOCATED_ROLE else None,
+                           f"due{index}": view.due, f"token{index}": view.token, f"form_name{index}": view.form_name,
+                           f"created_at{index}": to_db(now)})
         if opened:
-            Task.insert_many(opened).execute()
+            _INSERT_TASKS[len(opened) // len(_TASK_COLUMNS)].execute(**opened)
+
+
+# -- the statements of a step, prepared (store/prepared.py): built once, not per completion ----
+_ALWAYS_WRITTEN = ("updated_at", "stage", "next_timer_at", "allocated_worker", "team")
+_TASK_COLUMNS = ("id", "case", "bpmn_id", "name", "role", "assignee", "due", "token", "form_name", "created_at")
+_CHRONOLOGY_COLUMNS = ("case", "at", "actor", "kind", "element", "summary", "details", "task_id")
+
+
+def _case_update(columns: tuple[str, ...], place):
+    names = _ALWAYS_WRITTEN + columns
+    values = {Case.version: Case.version + 1, **{getattr(Case, n): place(n, getattr(Case, n)) for n in names}}
+    return Case.update(values).where(Case.id == place("case"), Case.version == place("expected"))
+
+
+def _rows_insert(model, columns: tuple[str, ...]):
+    """An INSERT of ``count`` rows whose values are the slots ``<column><row>``."""
+    def build(count: int, place):
+        return model.insert_many([{c: place(f"{c}{i}", getattr(model, c)) for c in columns} for i in range(count)])
+    return build
+
+
+_UPDATE_CASE = PreparedFamily(_case_update)
+_UPDATE_STATE = Prepared(lambda place: CaseState.update(state=place("state")).where(CaseState.case == place("case")))
+_TASK_BY_ID = Prepared(lambda place: Task.select().where(Task.id == place("id")))
+_TASKS_OF_CASE = Prepared(lambda place: Task.select().where(Task.case == place("case")))
+_DELETE_TASKS = PreparedFamily(lambda count, place: Task.delete().where(
+    Task.id.in_([place(f"id{i}") for i in range(count)])))
+_UPDATE_TASK = Prepared(lambda place: Task.update(due=place("due", Task.due), token=place("token"),
+                                                  role=place("role")).where(Task.id == place("id")))
+_INSERT_TASKS = PreparedFamily(_rows_insert(Task, _TASK_COLUMNS))
+_INSERT_CHRONOLOGY = PreparedFamily(_rows_insert(ChronologyEntry, _CHRONOLOGY_COLUMNS))
+_CASE_AND_STATE = Prepared(lambda place: Case.select(Case, CaseState.state.alias("workflow_state")).join(CaseState)
+                           .where(Case.id == place("case")).objects())
+_LOCKED_VERSION = Prepared(lambda place: (lambda query: query.for_update() if is_postgres() else query)(
+    Case.select(Case.version).where(Case.id == place("case"))))
 
 
 def _audit_detail(case: Case, outcome: StepOutcome, version: int) -> dict[str, Any]:
@@ -318,8 +372,7 @@ ATTEMPTS = 3  # a completion whose case moved while it ran is worked again from 
 
 def _case_and_state(case_id: int) -> tuple[Case, str]:
     """The case row and its stored workflow, read in one statement (so they belong together)."""
-    row = (Case.select(Case, CaseState.state.alias("workflow_state")).join(CaseState)
-           .where(Case.id == case_id).objects().first())
+    row = _CASE_AND_STATE.first(case=case_id)
     if row is None:
         raise CaseNotFound(f"no case {case_id}")
     return row, row.workflow_state
@@ -327,8 +380,7 @@ def _case_and_state(case_id: int) -> tuple[Case, str]:
 
 def _locked_version(case_id: int) -> int | None:
     """The case's version, its row locked on PostgreSQL (SQLite's write lock is already held)."""
-    query = Case.select(Case.version).where(Case.id == case_id)
-    return (query.for_update() if is_postgres() else query).scalar()
+    return _LOCKED_VERSION.scalar(case=case_id)
 
 
 def lock_case(case_id: int) -> Case:
@@ -362,8 +414,8 @@ def find_task(task_id: str) -> Task:
     task_id = (task_id or "").strip().lower()
     if len(task_id) < 6:
         raise TaskNotFound(f"no task {task_id!r}: give at least 6 characters of the task id")
-    matches = list(Task.select().where(Task.id == task_id if len(task_id) == 36 else Task.id.startswith(task_id))
-                   .limit(2))
+    matches = (_TASK_BY_ID.rows(id=task_id) if len(task_id) == 36
+               else list(Task.select().where(Task.id.startswith(task_id)).limit(2)))
     if not matches:
         done = (ChronologyEntry.select().where(ChronologyEntry.task_id == task_id)
                 .order_by(ChronologyEntry.id.desc()).first()) if len(task_id) == 36 else None
@@ -374,6 +426,11 @@ def find_task(task_id: str) -> Task:
     if len(matches) > 1:
         raise TaskNotFound(f"task id {task_id} is ambiguous: give more characters")
     return matches[0]
+
+
+def open_task(task_id: str) -> Task | None:
+    """The open task with exactly this id, or None."""
+    return _TASK_BY_ID.first(id=task_id)
 
 
 def list_tasks(role: str | None = None, username: str | None = None, limit: int = 200, where=None) -> list[Task]:

@@ -13,6 +13,7 @@ from peewee import CharField, DateTimeField, ForeignKeyField
 
 from .db import database
 from .models import BaseModel, User
+from .prepared import Prepared
 from .timeutil import from_db, to_db
 from .users import get_user
 
@@ -48,15 +49,18 @@ def user_for_token(token: str, now: datetime) -> User | None:
     """The active user a token belongs to (recording its use), or None for an unknown token."""
     if not token:
         return None
-    row = (ApiToken.select(ApiToken, User).join(User)
-           .where(ApiToken.token_hash == hash_token(token), User.active == True)  # noqa: E712
-           .first())
+    row = _TOKEN.first(token_hash=hash_token(token))
     if row is None:
         return None
     last = from_db(row.last_used_at)
     if last is None or now - last >= LAST_USED_RESOLUTION:
         ApiToken.update(last_used_at=to_db(now)).where(ApiToken.id == row.id).execute()
     return row.user
+
+
+# Every API request looks its token up (store/prepared.py: built once).
+_TOKEN = Prepared(lambda place: ApiToken.select(ApiToken, User).join(User)
+                  .where(ApiToken.token_hash == place("token_hash"), User.active == True))  # noqa: E712
 
 
 def tokens_of(username: str) -> list[ApiToken]:

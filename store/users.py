@@ -12,6 +12,7 @@ from engine import KNOWN_ROLES, Actor, EngineError, ValidationFailed, FieldError
 
 from .db import database
 from .models import LoginAttempt, Team, User, UserRole
+from .prepared import Prepared
 from .timeutil import from_db, to_db
 
 _HASHER = PasswordHasher()
@@ -72,7 +73,7 @@ def add_user(username: str, full_name: str, roles: Iterable[str], now: datetime,
 
 def get_user(username: str) -> User:
     """The active user ``username`` or a clear error."""
-    user = User.get_or_none(User.username == username)
+    user = _USER_NAMED.first(username=username)
     if user is None:
         raise EngineError(f"no user {username!r}")
     if not user.active:
@@ -81,7 +82,12 @@ def get_user(username: str) -> User:
 
 
 def roles_of(user: User) -> frozenset[str]:
-    return frozenset(r.role for r in UserRole.select(UserRole.role).where(UserRole.user == user))
+    return frozenset(role for (role,) in _ROLES_OF.rows(user=user.id))
+
+
+# Every step and request asks who its user is and what roles they hold (store/prepared.py).
+_USER_NAMED = Prepared(lambda place: User.select().where(User.username == place("username")))
+_ROLES_OF = Prepared(lambda place: UserRole.select(UserRole.role).where(UserRole.user == place("user")).tuples())
 
 
 def actor_for(username: str) -> tuple[User, Actor]:

@@ -291,7 +291,7 @@ def _migrate_case(service: Safeguarding, case_id: int, target, by: str) -> None:
         service._write(case, outcome, by, now, expected_version=case.version)
         Case.update(diagram_version=target.version).where(Case.id == case.id).execute()
         CaseMigration.create(case=case, from_version=old.version, to_version=target.version, previous_state=state,
-                             case_version=case.version + 1, at=to_db(now), by=by)
+                             case_version=case.version, at=to_db(now), by=by)  # _write moved case.version on
 
 
 def rollback_case(case_id: int, by: str, service: Safeguarding | None = None) -> Case:

@@ -10,6 +10,7 @@ from engine import DEADLINE_KEYS, WorkingDayCalendar
 
 from .cases import chronology, get_case, siblings
 from .models import Case, Task, User
+from .prepared import Prepared
 from .timeutil import from_db
 
 # deadline key -> (due column, column recording when it was met)
@@ -62,11 +63,16 @@ def case_summary(case_id: int, today: date, calendar: WorkingDayCalendar) -> dic
 
 def open_tasks(case_id: int) -> list[dict[str, Any]]:
     """A case's open tasks as plain data, soonest due first (one query: an API answer needs no more)."""
-    tasks = (Task.select(Task, User.username).join(User, JOIN.LEFT_OUTER, on=(Task.assignee == User.id))
-             .where(Task.case == case_id).order_by(Task.due.asc(nulls="LAST"), Task.created_at))
+    tasks = _OPEN_TASKS.rows(case=case_id)
     return [{"id": t.id, "task": t.bpmn_id, "name": t.name, "role": t.role,
              "assignee": t.assignee.username if t.assignee_id else None,
              "due": t.due.isoformat() if t.due else None, "token": t.token} for t in tasks]
+
+
+# An API completion answers with the case's open tasks (store/prepared.py: built once).
+_OPEN_TASKS = Prepared(lambda place: Task.select(Task, User.username)
+                       .join(User, JOIN.LEFT_OUTER, on=(Task.assignee == User.id))
+                       .where(Task.case == place("case")).order_by(Task.due.asc(nulls="LAST"), Task.created_at))
 
 
 STATUTORY_FIELDS = (

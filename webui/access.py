@@ -18,6 +18,7 @@ from werkzeug.exceptions import NotFound
 
 from store import access as rules
 from store import audit
+from store.cases import open_task
 from store.models import Case, Conference, Person, Task
 
 FRONT_DOOR = rules.FRONT_DOOR
@@ -87,7 +88,7 @@ def get_task_or_404(task_id: str) -> Task:
 
 
 def _check_task(task_id: str) -> Task:
-    task = Task.get_or_none(Task.id == task_id)
+    task = open_task(task_id)
     if task is None:
         raise TaskGone("This task is not open: it may have been completed or cancelled")
     if not rules.can_open_task(viewer(), task):
@@ -120,15 +121,20 @@ def _if_open(model, getter):
     """A guard that leaves a missing task or conference to the view (it explains what became of it)."""
     def check(value):
         if model.select().where(model.id == value).exists():
-            try:
-                getter(value)
-            except TaskGone:  # completed between the two reads: the view explains that too
-                pass
+            getter(value)
     return check
 
 
+def _task_if_open(task_id: str) -> None:
+    """The task guard; a task that is not open (any more) is left to the view to explain."""
+    try:
+        get_task_or_404(task_id)
+    except TaskGone:
+        pass
+
+
 # URL argument -> the check made before the view runs.
-GUARDS = {"case_id": get_case_or_404, "task_id": _if_open(Task, get_task_or_404),
+GUARDS = {"case_id": get_case_or_404, "task_id": _task_if_open,
           "conference_id": _if_open(Conference, get_conference_or_404), "person_id": get_person_or_404}
 
 

@@ -235,7 +235,8 @@ def complete(task_id: str):
         raise
     if task.assignee_id is not None and task.assignee_id != current_user.user.id:
         raise CaseConflict(f"{task.name} is assigned to {task.assignee.username}")
-    result = service().complete_task(task.id, current_user.username, data, token=token)
+    result = service().complete_task(task, current_user.username, data, token=token,
+                                     acting=(current_user.user, current_user.actor))
     case = result.case
     tasks = open_tasks(case.id) if can_see_case(case) else []
     done = result.outcome.completed_task
