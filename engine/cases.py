@@ -267,18 +267,17 @@ class _Scan:
         self.covering: dict[UUID, list[tuple[Any, date]]] = {}
         self.loops: list = []
         for task in _in_order(workflow):
-            state, spec = task.state, task.task_spec
+            state, spec = task._state, task.task_spec
             if state == TaskState.READY:
                 if spec.manual and isinstance(spec, UserTask):
                     self.ready.append(task)
             elif state & _TIMER_STATES:
-                self._timer(task, spec, state)
+                if isinstance(getattr(spec, "event_definition", None), _CLOCK_TIMERS):
+                    self._timer(task, spec, state)
             elif state == TaskState.STARTED and isinstance(spec, StandardLoopTask):
                 self.loops.append(task)
 
     def _timer(self, task, spec, state: TaskState) -> None:
-        if not isinstance(getattr(spec, "event_definition", None), _CLOCK_TIMERS):
-            return
         key, value = deadline_key(spec), task._get_internal_data("event_value")
         if not (key and value):
             return
@@ -295,18 +294,19 @@ def _in_order(workflow: BpmnWorkflow) -> list:
     nothing below a predicted (MAYBE or LIKELY) task unless it calls a subprocess. One plain walk
     costs a fraction of one SpiffWorkflow TaskIterator pass, and a step needed several.
     """
-    subprocesses = workflow.subprocesses
+    called = {task_id.int: sub for task_id, sub in workflow.subprocesses.items()}  # int keys: hashed in C
     found = []
     pending = [workflow.task_tree]
     while pending:
         task = pending.pop()
         found.append(task)
-        called = subprocesses.get(task.id)
-        if task._children and (called is not None or task.state >= TaskState.FUTURE):
+        sub = called.get(task.id.int) if called else None
+        children = task._children
+        if children and (sub is not None or task._state >= TaskState.FUTURE):
             tasks = task.workflow.tasks
-            pending.extend(tasks[child] for child in reversed(task._children))
-        if called is not None:
-            pending.append(called.task_tree)
+            pending.extend([tasks[child] for child in reversed(children)])
+        if sub is not None:
+            pending.append(sub.task_tree)
     return found
 
 
