@@ -78,13 +78,13 @@ class Client:
         self.connection.close()
 
 
-def complete_meeting(client: Client, task_id: str, form: dict) -> tuple[bool, str]:
-    """Complete a core group meeting (the form asks for another); (ok, the next meeting's task id)."""
+def complete_meeting(client: Client, task_id: str, form: dict) -> tuple[int, str, dict]:
+    """Complete a core group meeting (the form asks for another); (status, the next meeting's task id, answer)."""
     status, body = client.post(f"/api/tasks/{task_id}/complete", {"data": form})
     if status != 200:
-        return False, task_id
+        return status, task_id, body
     following = next((t["id"] for t in body.get("tasks", []) if t["element_id"] == "core_group_meeting"), task_id)
-    return True, following
+    return status, following, body
 
 
 def run_load(port: int, worker_token: str, contact_token: str, task_ids: list[str], contact: dict,
@@ -95,6 +95,7 @@ def run_load(port: int, worker_token: str, contact_token: str, task_ids: list[st
     lock = threading.Lock()
     latencies: dict[str, list[float]] = {"complete": [], "contact": []}
     failures = {"complete": 0, "contact": 0}
+    reasons: dict[str, int] = {}  # "<kind> <status>: <error>" -> how often
     sent = {"n": 0}
     stop_at = time.monotonic() + seconds
     shares = [list(range(i, len(task_ids), clients)) for i in range(clients)]  # each client's cases
@@ -111,18 +112,20 @@ def run_load(port: int, worker_token: str, contact_token: str, task_ids: list[st
                 turn += 1
                 start = time.perf_counter()
                 if turn % 5 == 0:
-                    status, _body = recorder.post("/api/contacts", contact)
+                    status, body = recorder.post("/api/contacts", contact)
                     kind, ok = "contact", status == 201
                 else:
                     index = mine[turn % len(mine)]
-                    ok, task_ids[index] = complete_meeting(completer, task_ids[index], meeting)
-                    kind = "complete"
+                    status, task_ids[index], body = complete_meeting(completer, task_ids[index], meeting)
+                    kind, ok = "complete", status == 200
                 elapsed = time.perf_counter() - start
                 with lock:
                     if ok:
                         latencies[kind].append(elapsed)
                     else:
                         failures[kind] += 1
+                        reason = f"{kind} {status}: {body.get('error')}: {str(body.get('detail'))[:120]}"
+                        reasons[reason] = reasons.get(reason, 0) + 1
         finally:
             completer.close()
             recorder.close()
@@ -134,7 +137,7 @@ def run_load(port: int, worker_token: str, contact_token: str, task_ids: list[st
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - began
-    return {"wall_s": wall, "latencies": latencies, "failures": failures}
+    return {"wall_s": wall, "latencies": latencies, "failures": failures, "failure_reasons": reasons}
 
 
 def worker_rss_kb(server: subprocess.Popen) -> list[int]:

@@ -43,10 +43,10 @@ def timed(action: Callable[[], Any], repeat: int, into: Samples | None = None) -
     return found
 
 
-def engine_floor(engine: CaseEngine, diagrams: DiagramSet, state: str, task_id: str, form: dict, now,
-                 bpmn_id: str, repeat: int) -> list[float]:
-    """Bare SpiffWorkflow on the same diagrams, state and task, in memory: restore, complete,
-    engine steps, save. None of our checks, task views, deadlines, pruning or database."""
+def floor_step(engine: CaseEngine, diagrams: DiagramSet, state: str, task_id: str, form: dict, now,
+               bpmn_id: str) -> Callable[[], None]:
+    """One step of bare SpiffWorkflow on the same diagrams, state and task, in memory: restore,
+    complete, engine steps, save. None of our checks, task views, deadlines, pruning or database."""
     from uuid import UUID
     serializer = engine.serializer(diagrams)
 
@@ -58,4 +58,10 @@ def engine_floor(engine: CaseEngine, diagrams: DiagramSet, state: str, task_id: 
         task.run()
         workflow.do_engine_steps()
         serializer.dumps(workflow)
-    return timed(step, repeat)
+    return step
+
+
+def engine_floor(engine: CaseEngine, diagrams: DiagramSet, state: str, task_id: str, form: dict, now,
+                 bpmn_id: str, repeat: int) -> list[float]:
+    """``repeat`` timed floor steps (floor_step)."""
+    return timed(floor_step(engine, diagrams, state, task_id, form, now, bpmn_id), repeat)

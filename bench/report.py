@@ -26,9 +26,12 @@ def markdown(r: dict[str, Any]) -> str:
               "| Measure | Median | p95 | Samples | CPU |", "|---|---|---|---|---|",
               _row(f"In process at {r['completion']['cases']:,} cases: {r['completion']['task']}", r["completion"]),
               _row(f"Engine floor (bare SpiffWorkflow, in memory): {floor['task']}", floor)]
-    lines += ["", "## Caseload", "", "| Cases | Open tasks | Median | p95 | Samples | CPU |", "|---|---|---|---|---|---|"]
+    lines += ["", "## Caseload (each completion followed by three engine-floor steps of the same task)", "",
+              "| Cases | Open tasks | Median | p95 | Samples | CPU | Engine floor median | Ratio |",
+              "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {c['cases']:,} | {c['open_tasks']:,} | {c['median_ms']} | {c['p95_ms']} | {c['samples']} | "
-              f"{c.get('cpu_median_ms')} |" for c in r["caseload"]]
+              f"{c.get('cpu_median_ms')} | {c['engine_floor']['median_ms']} | "
+              f"{c['median_ms'] / c['engine_floor']['median_ms']:.2f} |" for c in r["caseload"]]
     lines += ["", "## Case age (completing a review conference)", "",
               "| Review | Stored state (KB) | Median | p95 | CPU | Engine floor median | Engine floor CPU |",
               "|---|---|---|---|---|---|---|"]
@@ -43,11 +46,12 @@ def markdown(r: dict[str, Any]) -> str:
               _row(f"Chair's calendar month `{reads['calendar_month']['path']}`", reads["calendar_month"])]
     lines += ["", "## Over HTTP under load (gunicorn on loopback)", "",
               "| Database | Workers | Clients | Seconds | Requests/s | Completions/s | Completion median / p95 | "
-              "Contact median / p95 | Single-client completion median | Failures |", "|---|---|---|---|---|---|---|---|---|---|"]
+              "Contact median / p95 | Single-client completion median | Engine floor (same task) median | Failures |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {h['database']} | {h['workers']} | {h['clients']} | {h['seconds']} | {h['throughput_per_s']} | "
               f"{h['completions_per_s']} | {h['complete']['median_ms']} / {h['complete']['p95_ms']} | "
               f"{h['contact']['median_ms']} / {h['contact']['p95_ms']} | {h['single_client_complete']['median_ms']} | "
-              f"{h['failures']} |" for h in r["http"]]
+              f"{h['engine_floor']['median_ms']} | {h['failures']} |" for h in r["http"]]
     mem = r["memory"]
     lines += ["", "## Web worker memory", "", "| Completions | Resident memory (kB) |", "|---|---|"]
     lines += [f"| {m['completions']:,} | {m['rss_kb']:,} |" for m in mem["marks"]]

@@ -145,7 +145,7 @@ class Safeguarding:
         if re_referral:
             outcome.events.insert(0, ChronologyEvent("re_referral", f"Re-referral within 12 months of case {previous.reference}"))
         self._write(case, outcome, actor.username, now, expected_version=case.version)
-        return case
+        return Case.get_by_id(case.id)  # read back: the new rows hold the form's values as stored (dates, not text)
 
     # -- tasks --------------------------------------------------------------------------
     def complete_task(self, task_id: str | Task, username: str, form: Any, token: str | None = None,

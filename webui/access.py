@@ -125,16 +125,19 @@ def _if_open(model, getter):
     return check
 
 
-def _task_if_open(task_id: str) -> None:
-    """The task guard; a task that is not open (any more) is left to the view to explain."""
-    try:
-        get_task_or_404(task_id)
-    except TaskGone:
-        pass
+def _open_task_guard(getter):
+    """A guard that reads the task once and leaves one that is not open (never was, or was
+    completed a moment ago) to the view, which explains what became of it."""
+    def check(task_id):
+        try:
+            getter(task_id)
+        except TaskGone:
+            pass
+    return check
 
 
 # URL argument -> the check made before the view runs.
-GUARDS = {"case_id": get_case_or_404, "task_id": _task_if_open,
+GUARDS = {"case_id": get_case_or_404, "task_id": _open_task_guard(get_task_or_404),
           "conference_id": _if_open(Conference, get_conference_or_404), "person_id": get_person_or_404}
 
 

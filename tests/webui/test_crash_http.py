@@ -109,7 +109,7 @@ def test_killing_the_server_loses_and_doubles_nothing(tmp_path, registry, engine
             try:
                 response = requests.post(server.base + path, json=body, headers={**bearer(token),
                                                                                  "Idempotency-Key": key}, timeout=60)
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):  # killed mid-answer too
                 killer.join()
                 server.start(tokens[users["admin"]])
                 response = requests.post(server.base + path, json=body, headers={**bearer(token),
