@@ -45,7 +45,11 @@ class WorkingDayCalendar:
         """The date ``days`` working days after ``start`` (the start day itself is day 0)."""
         if days < 0:
             raise ValueError("working days must not be negative")
-        day = parse_date(start)
+        return self._after_working_days(parse_date(start), days)
+
+    @lru_cache(maxsize=4096)
+    def _after_working_days(self, day: date, days: int) -> date:
+        # Every task offered with a deadline asks this, some twice (due date and instructions).
         remaining = days
         while remaining:
             day += timedelta(days=1)

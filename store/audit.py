@@ -127,21 +127,84 @@ def _lock_head() -> AuditHead:
     return head
 
 
+@dataclass
+class Pending:
+    """An entry taken down now and appended with the next write (``set_pending_provider``)."""
+
+    actor: str
+    action: str
+    record_type: str
+    record_id: Any
+    at: datetime
+    detail: dict[str, Any] | None
+    case_id: int | None
+    address: str
+    written: bool = False
+
+
+_pending_provider: Callable[[], list[Pending] | None] | None = None
+
+
+def set_pending_provider(provider: Callable[[], list[Pending] | None]) -> None:
+    """Register where the current request keeps entries not yet appended (the web app's views of
+    records): every append writes them first, in its own transaction, so a request that changes
+    something appends its views and its change together; the web app appends any left before it answers."""
+    global _pending_provider
+    _pending_provider = provider
+
+
+def pending(actor: str, action: str, record_type: str, record_id: Any, detail: dict[str, Any] | None,
+            case_id: int | None) -> Pending:
+    """An entry stamped with the current time and address, to append later (``append_pending``)."""
+    return Pending((actor or "anonymous")[:80], action, record_type, str(record_id)[:64], current_time(), detail,
+                   case_id, current_address())
+
+
 def record(actor: str, action: str, record_type: str, record_id: Any, now: datetime | None,
            detail: dict[str, Any] | None = None, case_id: int | None = None,
            address: str | None = None) -> AuditEntry:
-    """Append one entry to the chain, inside the caller's transaction when there is one."""
+    """Append one entry to the chain, inside the caller's transaction when there is one
+    (after any pending entries of the current request)."""
+    entry = Pending((actor or "anonymous")[:80], action, record_type, str(record_id)[:64], now or current_time(),
+                    detail, case_id, (address or current_address())[:64])
+    return _append([*_waiting(), entry])
+
+
+def append_pending() -> None:
+    """Append the current request's pending entries, if any are still waiting."""
+    waiting = _waiting()
+    if waiting:
+        _append(waiting)
+
+
+def _waiting() -> list[Pending]:
+    found = _pending_provider() if _pending_provider is not None else None
+    return [entry for entry in found or () if not entry.written]
+
+
+def _append(entries: list[Pending]) -> AuditEntry:
+    """Append ``entries`` in order under one lock of the chain head; the last one's row."""
     with database.atomic():
         head = _lock_head()
-        row = AuditEntry(id=head.last_id + 1, at=to_db(now or current_time()), actor=(actor or "anonymous")[:80], action=action,
-                         record_type=record_type, record_id=str(record_id)[:64], case_id=case_id,
-                         address=(address or current_address())[:64], detail=detail, prev_hash=head.last_hash)
-        # Hash what will be read back (JSON round trip, microsecond precision kept by both databases).
-        row.detail = json.loads(canonical(detail)) if detail is not None else None
-        row.hash = entry_hash(head.last_hash, _content(row))
-        _INSERT.execute(**{name: getattr(row, name) for name in _COLUMNS})
-        _MOVE_HEAD.execute(last_id=row.id, last_hash=row.hash)
+        last_id, last_hash = head.last_id, head.last_hash
+        for entry in entries:
+            row = AuditEntry(id=last_id + 1, at=to_db(entry.at), actor=entry.actor, action=entry.action,
+                             record_type=entry.record_type, record_id=entry.record_id, case_id=entry.case_id,
+                             address=entry.address[:64], detail=entry.detail, prev_hash=last_hash)
+            # Hash what will be read back (JSON round trip, microsecond precision kept by both databases).
+            row.detail = json.loads(canonical(entry.detail)) if entry.detail is not None else None
+            row.hash = entry_hash(last_hash, _content(row))
+            _INSERT.execute(**{name: getattr(row, name) for name in _COLUMNS})
+            last_id, last_hash = row.id, row.hash
+        _MOVE_HEAD.execute(last_id=last_id, last_hash=last_hash)
+        held = [entry for entry in entries if entry.written is False]
+        database.after_commit(lambda: _mark_written(held))  # a rolled-back write leaves them waiting
     return row
+
+
+def _mark_written(entries: list[Pending]) -> None:
+    for entry in entries:
+        entry.written = True
 
 
 _COLUMNS = tuple(AuditEntry._meta.sorted_field_names)
@@ -199,13 +262,16 @@ def verify_chain(batch: int = 1000) -> tuple[int, list[Break]]:
 
 # -- reading -----------------------------------------------------------------------------------
 def entries_for_case(case_id: int, limit: int = 500) -> list[AuditEntry]:
-    """A case's entries (its views, changes and refusals), newest first."""
+    """A case's entries (its views, changes and refusals), newest first (this request's own included)."""
+    append_pending()
     return list(AuditEntry.select().where(AuditEntry.case_id == case_id)
                 .order_by(AuditEntry.id.desc()).limit(limit))
 
 
 def case_viewers(case_id: int) -> list[dict[str, Any]]:
-    """Who has seen a case: name, roles, last view and how many views, most recent viewer first."""
+    """Who has seen a case: name, roles, last view and how many views, most recent viewer first
+    (the current request's own view included)."""
+    append_pending()
     rows = (AuditEntry.select(AuditEntry.actor, fn.COUNT(AuditEntry.id).alias("views"),
                               fn.MAX(AuditEntry.at).alias("last_at"))
             .where(AuditEntry.case_id == case_id, AuditEntry.action == "view")
@@ -222,5 +288,5 @@ def case_viewers(case_id: int) -> list[dict[str, Any]]:
     return result
 
 
-__all__ = ["AuditEntry", "AuditHead", "Break", "record", "verify_chain", "entries_for_case", "case_viewers",
+__all__ = ["AuditEntry", "AuditHead", "Break", "Pending", "record", "pending", "append_pending", "set_pending_provider", "verify_chain", "entries_for_case", "case_viewers",
            "audit_source", "set_address_provider", "set_clock_provider", "current_time", "current_address", "canonical", "entry_hash", "GENESIS"]

@@ -181,10 +181,10 @@ class Safeguarding:
                 case.allocated_worker = user
                 case.team_id = case.team_id or user.team_id  # allocation moves the case to the worker's team
             with database.atomic():
-                if _locked_version(case.id) != case.version:
-                    continue  # moved since it was read: nothing written yet, work again
+                if not self._move_case(case, outcome, now, expected_version=case.version):
+                    continue  # moved since it was read: nothing written, work again
                 self._record_conference(case, outcome.completed_task, form, user)
-                self._write(case, outcome, username, now, expected_version=case.version)
+                self._write(case, outcome, username, now, expected_version=case.version, moved=True)
             return StepResult(case, outcome)  # _write brought the row read above up to date
         raise CaseConflict(f"case {case.reference} kept changing while this task was completed; try again")
 
@@ -246,20 +246,15 @@ class Safeguarding:
         return run_due_timers(self, now or self.clock.now(), batch).fired
 
     # -- writing ------------------------------------------------------------------------
-    def _write(self, case: Case, outcome: StepOutcome, actor: str, now: datetime, expected_version: int) -> None:
+    def _write(self, case: Case, outcome: StepOutcome, actor: str, now: datetime, expected_version: int,
+               moved: bool = False) -> None:
         """Write one step's results; zero rows on the version check means someone else won.
+        ``moved``: the case row is already updated (``_move_case``) in this transaction.
 
         The columns written are set on ``case`` too, so it is the row as now stored."""
-        values: dict[str, Any] = {"updated_at": to_db(now), "stage": outcome.stage,
-                                  "next_timer_at": to_db(outcome.next_timer_at),
-                                  "allocated_worker": case.allocated_worker_id, "team": case.team_id,
-                                  **outcome.statutory}
-        if outcome.completed:
-            values["status"] = "closed"
-        columns = tuple(sorted(name for name in values if name not in _ALWAYS_WRITTEN))
-        rows = _UPDATE_CASE[columns].execute(case=case.id, expected=expected_version, **values)
-        if rows != 1:
+        if not moved and not self._move_case(case, outcome, now, expected_version):
             raise CaseConflict(f"case {case.reference} was changed by someone else; nothing was saved")
+        values = _case_values(case, outcome, now)
         _UPDATE_STATE.execute(case=case.id, state=outcome.state)
         history.archive(case.id, outcome.archive, now)
         self._project_tasks(case, outcome.tasks, now)
@@ -280,6 +275,14 @@ class Safeguarding:
         for name, value in values.items():
             setattr(case, name if name not in ("allocated_worker", "team") else f"{name}_id", value)
         case.version = expected_version + 1
+
+    @staticmethod
+    def _move_case(case: Case, outcome: StepOutcome, now: datetime, expected_version: int) -> bool:
+        """Update the case row if it is still at ``expected_version`` (the first write of a step:
+        it takes the row's lock, and False means another step moved the case and nothing is written)."""
+        values = _case_values(case, outcome, now)
+        columns = tuple(sorted(name for name in values if name not in _ALWAYS_WRITTEN))
+        return _UPDATE_CASE[columns].execute(case=case.id, expected=expected_version, **values) == 1
 
     def _project_tasks(self, case: Case, tasks: list[TaskView], now: datetime) -> None:
         existing = {t.id: t for t in _TASKS_OF_CASE.rows(case=case.id)}
@@ -310,6 +313,16 @@ _TASK_COLUMNS = ("id", "case", "bpmn_id", "name", "role", "assignee", "due", "to
 _CHRONOLOGY_COLUMNS = ("case", "at", "actor", "kind", "element", "summary", "details", "task_id")
 
 
+def _case_values(case: Case, outcome: StepOutcome, now: datetime) -> dict[str, Any]:
+    """The case row's columns a step sets."""
+    values: dict[str, Any] = {"updated_at": to_db(now), "stage": outcome.stage,
+                              "next_timer_at": to_db(outcome.next_timer_at),
+                              "allocated_worker": case.allocated_worker_id, "team": case.team_id, **outcome.statutory}
+    if outcome.completed:
+        values["status"] = "closed"
+    return values
+
+
 def _case_update(columns: tuple[str, ...], place):
     names = _ALWAYS_WRITTEN + columns
     values = {Case.version: Case.version + 1, **{getattr(Case, n): place(n, getattr(Case, n)) for n in names}}
@@ -335,8 +348,6 @@ _INSERT_TASKS = PreparedFamily(_rows_insert(Task, _TASK_COLUMNS))
 _INSERT_CHRONOLOGY = PreparedFamily(_rows_insert(ChronologyEntry, _CHRONOLOGY_COLUMNS))
 _CASE_AND_STATE = Prepared(lambda place: Case.select(Case, CaseState.state.alias("workflow_state")).join(CaseState)
                            .where(Case.id == place("case")).objects())
-_LOCKED_VERSION = Prepared(lambda place: (lambda query: query.for_update() if is_postgres() else query)(
-    Case.select(Case.version).where(Case.id == place("case"))))
 
 
 def _audit_detail(case: Case, outcome: StepOutcome, version: int) -> dict[str, Any]:
@@ -376,11 +387,6 @@ def _case_and_state(case_id: int) -> tuple[Case, str]:
     if row is None:
         raise CaseNotFound(f"no case {case_id}")
     return row, row.workflow_state
-
-
-def _locked_version(case_id: int) -> int | None:
-    """The case's version, its row locked on PostgreSQL (SQLite's write lock is already held)."""
-    return _LOCKED_VERSION.scalar(case=case_id)
 
 
 def lock_case(case_id: int) -> Case:

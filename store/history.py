@@ -13,6 +13,7 @@ from typing import Any
 from peewee import DateTimeField, ForeignKeyField, TextField
 
 from .models import BaseModel, Case
+from .prepared import Prepared
 from .timeutil import to_db
 
 
@@ -27,7 +28,12 @@ class CaseArchive(BaseModel):
 def archive(case_id: int, content: str | None, now: datetime) -> None:
     """Append what a step pruned (nothing when it pruned nothing)."""
     if content:
-        CaseArchive.create(case=case_id, at=to_db(now), content=content)
+        _APPEND.execute(case=case_id, at=to_db(now), content=content)
+
+
+# Most steps that finish a subprocess append (store/prepared.py: built once).
+_APPEND = Prepared(lambda place: CaseArchive.insert(case=place("case"), at=place("at", CaseArchive.at),
+                                                   content=place("content")))
 
 
 def archived_history(case_id: int) -> list[dict[str, Any]]:

@@ -170,10 +170,28 @@ def _guarded(view, names: list[str], technical_roles: frozenset[str]):
 
 
 def _audit(action: str, record_type: str, record_id, case_id: int | None) -> None:
-    """Append a view or refusal by the signed-in user to the audit chain."""
+    """Append a view or refusal by the signed-in user to the audit chain.
+
+    A view in a web request is taken down now and appended with the request's change, if it
+    makes one (one write instead of two), else before the answer leaves (``append_views``)."""
+    actor = getattr(current_user, "username", None) or "anonymous"
+    if action == "view" and has_request_context():
+        detail = {"method": request.method, "path": request.path[:200]}
+        g.setdefault("audit_pending", []).append(audit.pending(actor, action, record_type, record_id, detail, case_id))
+        return
     detail = {"method": request.method, "path": request.path[:200]} if has_request_context() else None
-    audit.record(getattr(current_user, "username", None) or "anonymous", action, record_type, record_id,
-                 None, detail, case_id=case_id)
+    audit.record(actor, action, record_type, record_id, None, detail, case_id=case_id)
+
+
+def append_views(response):
+    """After a request's view (before the answer is sent): append the views not yet appended.
+    If that fails the answer is an error, never the record unaudited."""
+    audit.append_pending()
+    return response
+
+
+def _request_pending() -> list | None:
+    return g.get("audit_pending") if has_request_context() else None
 
 
 def _request_address() -> str | None:
@@ -189,3 +207,4 @@ def _request_clock() -> datetime | None:
 
 audit.set_address_provider(_request_address)
 audit.set_clock_provider(_request_clock)
+audit.set_pending_provider(_request_pending)

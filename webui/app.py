@@ -100,8 +100,9 @@ def create_app(config: dict | None = None) -> Flask:
         module = _optional_blueprint(name)
         if module is not None:
             app.register_blueprint(module.bp)
-    from .access import guard_routes
+    from .access import append_views, guard_routes
     guard_routes(app)  # every route naming a case, task, conference or person checks access first
+    app.after_request(append_views)  # views not appended with a change are appended before the answer leaves
     _register_errors(app)
     return app
 

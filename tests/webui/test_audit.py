@@ -178,3 +178,55 @@ def test_cli_audit_verify_reports_a_deleted_entry(cli, tmp_path):
     _tamper("DELETE FROM audit_entry WHERE id = 2")
     code, out, _ = cli("audit", "verify")
     assert code == 1 and "BROKEN: entry 3:" in out and "deleted" in out
+
+
+# -- a view is appended with the request's change, or before the answer leaves --------------
+def _cads_decision_task(case):
+    from store.models import Task
+    return Task.get(Task.case == case.id)
+
+
+def _complete_over_api(client, web_app, task, data):
+    from store.tokens import issue_token
+    context = web_app.extensions["safeguarding"]
+    token = issue_token(web_app.config["USERS_BY_ROLE"]["cads_social_worker"], context.clock.now())
+    return client.post(f"/api/tasks/{task.id}/complete", json={"data": data},
+                       headers={"Authorization": f"Bearer {token}"})
+
+
+def test_a_completion_appends_its_view_and_its_change_together(client, web_app, db):
+    [case] = record_contact(web_app)
+    task = _cads_decision_task(case)
+    form = build_form(task.form_name, {"decision": "nfa"}, date(2026, 12, 14), web_app.extensions["safeguarding"].service.engine.calendar)
+    before = AuditEntry.select().count()
+    assert _complete_over_api(client, web_app, task, form).status_code == 200
+    new = entries()[before:]
+    assert [(e.action, e.record_type, e.record_id) for e in new] == [("view", "task", task.id),
+                                                                     ("change", "case", str(case.id))]
+    assert new[1].id == new[0].id + 1 and new[1].prev_hash == new[0].hash  # one append, in order
+    assert verify_chain()[1] == []
+
+
+def test_a_refused_completion_still_records_the_view(client, web_app, db):
+    [case] = record_contact(web_app)
+    task = _cads_decision_task(case)
+    before = AuditEntry.select().count()
+    response = _complete_over_api(client, web_app, task, {"decision": "not a decision"})
+    assert response.status_code == 422  # the change rolled back; the view of the task stands
+    new = entries()[before:]
+    assert [(e.action, e.record_type, e.record_id) for e in new] == [("view", "task", task.id)]
+    assert verify_chain()[1] == []
+
+
+def test_a_view_that_cannot_be_appended_is_an_error_not_an_unaudited_page(client, auth, web_app, db, monkeypatch):
+    import store.audit
+    [case] = record_contact(web_app)
+    allocate(web_app, case)
+    auth.login_as("social_worker")
+
+    def broken(entries):
+        raise RuntimeError("the audit cannot be written")
+    monkeypatch.setattr(store.audit, "_append", broken)
+    monkeypatch.setitem(web_app.config, "PROPAGATE_EXCEPTIONS", False)  # answered as in production
+    response = client.get(f"/cases/{case.id}")
+    assert response.status_code == 500 and case.reference not in response.get_data(as_text=True)
