@@ -5,6 +5,7 @@ two minutes for CI, which asserts nothing about time).
 """
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import sqlite3
@@ -242,6 +243,7 @@ def _http(kind: str, url: str, service, copier, templates, by_role, profile: Pro
             "throughput_per_s": round(done / loaded["wall_s"], 1),
             "completions_per_s": round(len(loaded["latencies"]["complete"]) / loaded["wall_s"], 1),
             "failures": loaded["failures"], "failure_reasons": loaded["failure_reasons"],
+            "client_cpu_share": round(loaded["client_cpu_s"] / (loaded["wall_s"] * (os.cpu_count() or 1)), 3),
             "complete": summary(loaded["latencies"]["complete"]), "contact": summary(loaded["latencies"]["contact"]),
             "single_client_complete": summary(single["latencies"]["complete"]),
             "engine_floor": {"task": "core_group_meeting", **summary(floor)}}

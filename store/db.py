@@ -1,7 +1,9 @@
 """Database connection: SQLite (WAL, busy timeout) by default, PostgreSQL by ``DATABASE_URL``."""
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -23,7 +25,7 @@ def make_database(url: str | None = None):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # BEGIN IMMEDIATE takes the write lock when a unit of work starts, so two writers of
         # one case queue instead of both reading the same version.
-        return SqliteDatabase(path, lock_type="IMMEDIATE", check_same_thread=False, pragmas={
+        return QueuedSqliteDatabase(path, lock_type="IMMEDIATE", check_same_thread=False, pragmas={
             "journal_mode": "wal", "busy_timeout": 30000, "foreign_keys": 1, "synchronous": "normal"})
     if parsed.scheme in ("postgres", "postgresql"):
         extra = {key: values[-1] for key, values in parse_qs(parsed.query).items()}  # e.g. options=-csearch_path=x
@@ -42,3 +44,67 @@ def connect(url: str | None = None):
 
 def is_postgres() -> bool:
     return isinstance(database.obj, PostgresqlDatabase)
+
+
+class QueuedSqliteDatabase(SqliteDatabase):
+    """SQLite whose writers wait their turn in the kernel instead of polling for the write lock.
+
+    One writer at a time holds SQLite's write lock. A second writer's BEGIN IMMEDIATE is refused
+    and SQLite's busy handler sleeps and retries (after 1, 2, 5, 10, 15, 20, 25... ms), so with
+    several web workers the lock often sat free while the next writer slept. Each transaction
+    first takes an exclusive flock on a file beside the database: waiting writers sleep in the
+    kernel and the next one wakes as soon as the lock is released at COMMIT or ROLLBACK. A thread
+    that already holds the turn (a second connection to the same file in one thread) does not
+    queue again, so it cannot wait on itself; it falls back to SQLite's own busy handling.
+    """
+
+    _holders: dict[str, int] = {}  # queue file -> the thread holding the turn (per process)
+    _holders_lock = threading.Lock()
+
+    def __init__(self, database, *args, **kwargs) -> None:
+        super().__init__(database, *args, **kwargs)
+        self._queue = None if database in (":memory:", "") else f"{database}-writers"
+        self._local = threading.local()
+
+    def begin(self, lock_type=None):
+        self._take_turn()
+        try:
+            return super().begin(lock_type)
+        except BaseException:
+            self._end_turn()
+            raise
+
+    def commit(self):
+        try:
+            return super().commit()
+        finally:
+            self._end_turn()
+
+    def rollback(self):
+        try:
+            return super().rollback()
+        finally:
+            self._end_turn()
+
+    def _take_turn(self) -> None:
+        if self._queue is None:
+            return
+        me = threading.get_ident()
+        with self._holders_lock:
+            if self._holders.get(self._queue) == me:
+                return  # this thread holds the turn through another connection
+        fd = getattr(self._local, "fd", None)
+        if fd is None:
+            fd = self._local.fd = os.open(self._queue, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with self._holders_lock:
+            self._holders[self._queue] = me
+        self._local.holding = True
+
+    def _end_turn(self) -> None:
+        if not getattr(self._local, "holding", False):
+            return
+        self._local.holding = False
+        with self._holders_lock:
+            self._holders.pop(self._queue, None)
+        fcntl.flock(self._local.fd, fcntl.LOCK_UN)
