@@ -117,11 +117,11 @@ def _content(row: AuditEntry) -> dict[str, Any]:
 
 def _lock_head() -> AuditHead:
     """The chain head, locked for the rest of the transaction (created on first use)."""
-    if is_postgres():
+    head = _HEAD.first()
+    if head is None and is_postgres():  # the first append: two may race to create the head
         database.execute_sql("INSERT INTO audit_head (id, last_id, last_hash) VALUES (1, 0, %s) "
                              "ON CONFLICT (id) DO NOTHING", (GENESIS,))
         return _HEAD.first()
-    head = _HEAD.first()
     if head is None:
         head = AuditHead.create(id=1, last_id=0, last_hash=GENESIS)
     return head

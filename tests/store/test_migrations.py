@@ -194,3 +194,25 @@ def test_migrate_command_refuses_a_newer_database(db_url, cli_on, clock):
     db.close()
     code, _out, err = cli_on(db_url, "migrate")
     assert code == 2 and err.startswith(f"error: the database is at schema version {LATEST + 1}, newer than this code")
+
+
+def _compression(table: str, column: str) -> str:
+    from store.db import database
+    return database.execute_sql("SELECT attcompression FROM pg_attribute WHERE attrelid = %s::regclass "
+                                "AND attname = %s", (table, column)).fetchone()[0]
+
+
+@pytest.mark.parametrize("start", ["new", "first released schema"])
+def test_postgresql_compresses_workflow_state_with_lz4(request, db_url, clock, start):
+    """Every step rewrites the whole state: lz4 writes it in half pglz's time (migration 4)."""
+    from store.db import connect, is_postgres
+    from store.migrations import LARGE_TEXT, migrate
+    if start == "new":
+        db = connect(db_url)
+        db.connect(reuse_if_open=True)
+    else:
+        _url, db = request.getfixturevalue("v1_db")
+    migrate(clock.now())
+    if not is_postgres():
+        pytest.skip("compression is PostgreSQL's")
+    assert [_compression(table, column) for table, column in LARGE_TEXT] == ["l", "l"]
