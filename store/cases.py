@@ -81,13 +81,15 @@ class Safeguarding:
 
     # -- contacts -----------------------------------------------------------------------
     def record_contact(self, payload: dict[str, Any], username: str,
-                       links: dict[int, int | None] | None = None) -> list[Case]:
+                       links: dict[int, int | None] | None = None,
+                       acting: tuple[User, Actor] | None = None) -> list[Case]:
         """Record a contact and start one linked case per child named in it.
 
         ``links`` maps a child's index in ``payload["children"]`` to an existing child's Person id
         (chosen by the user as the same child), so a re-referral joins that child's history.
+        ``acting``: the user and actor the caller has already looked up.
         """
-        user, actor = actor_for(username)
+        user, actor = acting if acting is not None and acting[1].username == username else actor_for(username)
         diagrams = self.current_diagrams()
         form = diagrams.forms.get("contact.json")
         if form is None:
@@ -129,8 +131,7 @@ class Safeguarding:
             expected_date_of_birth=child_data.get("expected_date_of_birth"), gender=child_data.get("gender"),
             ethnicity=child_data.get("ethnicity"), upn=child_data.get("upn"), details=child_data,
             created_at=to_db(now))
-        previous = (Case.select().where(Case.child == child, Case.referral_date <= referral_date)
-                    .order_by(Case.referral_date.desc(), Case.id.desc()).first())
+        previous = _PREVIOUS_CASE.first(child=child.id, referral_date=referral_date)
         re_referral = previous is not None and previous.referral_date > referral_date - relativedelta(months=12)
         case = Case.create(child=child, contact=contact, sibling_group=f"contact-{contact.id}", stage="Contact",
                            diagram_version=diagrams.version, created_at=to_db(now), updated_at=to_db(now),
@@ -145,7 +146,7 @@ class Safeguarding:
         if re_referral:
             outcome.events.insert(0, ChronologyEvent("re_referral", f"Re-referral within 12 months of case {previous.reference}"))
         self._write(case, outcome, actor.username, now, expected_version=case.version)
-        return Case.get_by_id(case.id)  # read back: the new rows hold the form's values as stored (dates, not text)
+        return _CASE_BY_ID.first(id=case.id)  # read back: the new rows hold the form's values as stored (dates, not text)
 
     # -- tasks --------------------------------------------------------------------------
     def complete_task(self, task_id: str | Task, username: str, form: Any, token: str | None = None,
@@ -346,6 +347,14 @@ _UPDATE_TASK = Prepared(lambda place: Task.update(due=place("due", Task.due), to
                                                   role=place("role")).where(Task.id == place("id")))
 _INSERT_TASKS = PreparedFamily(_rows_insert(Task, _TASK_COLUMNS))
 _INSERT_CHRONOLOGY = PreparedFamily(_rows_insert(ChronologyEntry, _CHRONOLOGY_COLUMNS))
+# A contact's statements (store/prepared.py).
+_SAME_CHILD = Prepared(lambda place: Person.select().where(
+    Person.kind == "child", Person.family_name ** place("family_name"), Person.given_name ** place("given_name"),
+    Person.date_of_birth == place("date_of_birth", Person.date_of_birth)).limit(1))
+_PREVIOUS_CASE = Prepared(lambda place: Case.select().where(
+    Case.child == place("child"), Case.referral_date <= place("referral_date", Case.referral_date))
+    .order_by(Case.referral_date.desc(), Case.id.desc()).limit(1))
+_CASE_BY_ID = Prepared(lambda place: Case.select().where(Case.id == place("id")))
 _CASE_AND_STATE = Prepared(lambda place: Case.select(Case, CaseState.state.alias("workflow_state")).join(CaseState)
                            .where(Case.id == place("case")).objects())
 
@@ -409,10 +418,8 @@ def find_child(child_data: dict) -> Person | None:
         return Person.get_or_none(Person.id == chosen, Person.kind == "child") if chosen else None
     if not child_data.get("date_of_birth") or not child_data.get("family_name"):
         return None
-    return (Person.select().where(Person.kind == "child",
-                                  Person.family_name ** child_data["family_name"],
-                                  Person.given_name ** (child_data.get("given_name") or ""),
-                                  Person.date_of_birth == child_data["date_of_birth"]).first())
+    return _SAME_CHILD.first(family_name=child_data["family_name"], given_name=child_data.get("given_name") or "",
+                             date_of_birth=child_data["date_of_birth"])
 
 
 def find_task(task_id: str) -> Task:

@@ -185,7 +185,8 @@ def record_contact():
     """Record a contact (the contact form as JSON): one case per child; 201 with their ids."""
     if not current_user.has(*CONTACT_ROLES):
         abort(403, "Only contact officers and CADS staff may record contacts")
-    cases = service().record_contact(json_object(), current_user.username)
+    cases = service().record_contact(json_object(), current_user.username,
+                                     acting=(current_user.user, current_user.actor))
     return jsonify({
         "contact_id": cases[0].contact_id,
         "cases": [{"id": c.id, "reference": c.reference, "child": c.child.display_name, "stage": c.stage,
