@@ -46,9 +46,16 @@ def timed(action: Callable[[], Any], repeat: int, into: Samples | None = None) -
 def floor_step(engine: CaseEngine, diagrams: DiagramSet, state: str, task_id: str, form: dict, now,
                bpmn_id: str) -> Callable[[], None]:
     """One step of bare SpiffWorkflow on the same diagrams, state and task, in memory: restore,
-    complete, engine steps, save. None of our checks, task views, deadlines, pruning or database."""
+    complete, engine steps, save. None of our checks, task views, deadlines, pruning or database.
+
+    Restoring and saving use SpiffWorkflow's own converters and the json module
+    (engine.serializer.SpiffCaseSerializer), without the spec: the state as the product stores it.
+    The product's own serializer (CaseSerializer) is faster than that; SpiffWorkflow's stock
+    serializer, which also writes the spec, is about three times slower (bench/results)."""
     from uuid import UUID
-    serializer = engine.serializer(diagrams)
+
+    from engine.serializer import SpiffCaseSerializer
+    serializer = SpiffCaseSerializer(diagrams)
 
     def step() -> None:
         workflow = serializer.loads(state)
@@ -58,6 +65,34 @@ def floor_step(engine: CaseEngine, diagrams: DiagramSet, state: str, task_id: st
         task.run()
         workflow.do_engine_steps()
         serializer.dumps(workflow)
+    return step
+
+
+def stock_step(engine: CaseEngine, diagrams: DiagramSet, state: str, task_id: str, form: dict, now,
+               bpmn_id: str) -> Callable[[], None]:
+    """The same step with SpiffWorkflow's stock serializer, which writes the spec into every saved
+    workflow: what a project using SpiffWorkflow as shipped would pay (for comparison only)."""
+    from uuid import UUID
+
+    from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+    from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
+    from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+    from engine.serializer import SpiffCaseSerializer
+    from engine.timers import ClockDurationTimer, ClockTimeDate
+    config = dict(SPIFF_CONFIG)  # the diagrams' timers are our own event definitions: the one addition
+    config[ClockTimeDate] = config[ClockDurationTimer] = TimerConditionalEventDefinitionConverter
+    stock = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+    text = stock.serialize_json(SpiffCaseSerializer(diagrams).loads(state))
+
+    def step() -> None:
+        workflow = stock.deserialize_json(text)
+        workflow.script_engine = engine._script_engine(now)
+        task = workflow.get_task_from_id(UUID(task_id))
+        task.set_data(**{bpmn_id: dict(form)})
+        task.run()
+        workflow.do_engine_steps()
+        stock.serialize_json(workflow)
     return step
 
 

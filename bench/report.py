@@ -26,6 +26,9 @@ def markdown(r: dict[str, Any]) -> str:
               "| Measure | Median | p95 | Samples | CPU |", "|---|---|---|---|---|",
               _row(f"In process at {r['completion']['cases']:,} cases: {r['completion']['task']}", r["completion"]),
               _row(f"Engine floor (bare SpiffWorkflow, in memory): {floor['task']}", floor)]
+    if r.get("stock_spiffworkflow"):
+        lines.append(_row(f"For comparison: the same step with SpiffWorkflow's stock serializer (spec saved in "
+                          f"every workflow): {r['stock_spiffworkflow']['task']}", r["stock_spiffworkflow"]))
     lines += ["", "## Caseload (each completion followed by three engine-floor steps of the same task)", "",
               "| Cases | Open tasks | Median | p95 | Samples | CPU | Engine floor median | Ratio |",
               "|---|---|---|---|---|---|---|---|"]

@@ -24,7 +24,7 @@ from store.demo import FORM_EXAMPLES, build_form, contact_payload
 from store.models import Case, CaseState, ChronologyEntry, Conference, Task, User
 
 from . import load, seed
-from .measure import Samples, floor_step, summary, timed
+from .measure import Samples, floor_step, stock_step, summary, timed
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,9 @@ def _run(out_dir: Path, work: Path, profile: Profile, postgres_url: str | None, 
     results["completion"] = {"task": "cads_decision (decision: assessment)", "cases": largest["cases"],
                              **completion_at[profile.caseloads[-1]]}
     results["engine_floor"] = {"task": "cads_decision (decision: assessment)", **floors[profile.caseloads[-1]]}
+    results["stock_spiffworkflow"] = {"task": "cads_decision (decision: assessment)", **summary(timed(
+        _floor_step(service, templates["awaiting_cads_decision"], "cads_decision", {"decision": "assessment"},
+                    stock=True), profile.samples))}
     log("case age")
     results["case_age"] = [_age(service, copier, plans[n], n, by_role, profile.samples) for n in profile.age_reviews]
     log("reads")
@@ -137,14 +140,16 @@ def _completions(service, copier: seed.Copier, template: int, bpmn_id: str, over
     return found, floor
 
 
-def _floor_step(service, template: int, bpmn_id: str, overrides: dict) -> Callable[[], None]:
-    """The engine floor (bench/measure.py) of completing ``bpmn_id`` on the template case."""
+def _floor_step(service, template: int, bpmn_id: str, overrides: dict, stock: bool = False) -> Callable[[], None]:
+    """The engine floor (bench/measure.py) of completing ``bpmn_id`` on the template case
+    (``stock``: with SpiffWorkflow's stock serializer instead)."""
     case = Case.get_by_id(template)
     diagrams = service.diagrams_for(case.diagram_version_id)
     state = CaseState.get_by_id(template).state
     task = Task.get((Task.case == template) & (Task.bpmn_id == bpmn_id))
     form = build_form(task.form_name, overrides, service.clock.now().date(), service.engine.calendar)
-    return floor_step(service.engine, diagrams, state, task.id, form, service.clock.now(), bpmn_id)
+    return (stock_step if stock else floor_step)(service.engine, diagrams, state, task.id, form, service.clock.now(),
+                                                 bpmn_id)
 
 
 def _age(service, copier, plan: int, review: int, by_role, samples: int) -> dict[str, Any]:
