@@ -10,15 +10,20 @@ it was not written for) goes to the registry, so the dictionaries and workflows 
 those of the SpiffWorkflow 3.2.0 converters it mirrors (``serializer.default.workflow`` and
 ``engine.serializer``'s spec-less workflow converter): same keys in the same order, same task
 tree, data, events and subprocesses.
+
+The state's JSON is read and written by orjson where it reads and writes what the json module
+would (``decode_json``, ``natively_encodable``), by the json module otherwise.
 """
 from __future__ import annotations
 
+import json
 from copy import copy
 from operator import itemgetter
 from types import ModuleType
 from typing import Any, Callable
 from uuid import UUID
 
+import orjson
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnSubWorkflowConverter, TaskConverter
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
@@ -211,15 +216,36 @@ class WorkflowCodec:
         return self.registry.restore(value)
 
 
+def decode_json(text: str) -> Any:
+    """``json.loads(text)``, read by orjson when that gives the same. orjson refuses what only
+    json reads (NaN, Infinity, numbers beyond a double, lone surrogates: json then reads them)
+    and reads integers beyond 64 bits as floats, so a text with a run of 19 digits is json's."""
+    if type(text) is str:
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if _LONG_NUMBER not in text.encode().translate(_DIGITS_AS_ZEROS):
+                return value
+    return json.loads(text)
+
+
+_DIGITS_AS_ZEROS = bytes(ord("0") if byte in b"0123456789" else ord(".") for byte in range(256))
+_LONG_NUMBER = b"0" * 19  # 18 digits are always within 64 bits
+
+
 def holds_no_objects(text: str, dct: dict[str, Any]) -> bool:
-    """Whether the only objects with a ``typename`` in the state ``dct``, decoded from ``text``,
-    are its workflow, subprocesses and tasks (``WorkflowCodec.from_dict`` checks each has one):
-    then every other value restores to an equal copy of itself. Counts the key in the text,
-    conservatively: a letter written as an escape (``\\u0074``...) answers False."""
-    if "\\u006" in text or "\\u007" in text:
+    """Whether the only dictionaries with a ``typename`` in the state ``dct``, decoded from
+    ``text``, are its workflow's, subprocesses' and tasks': then every other value restores to
+    an equal copy of itself. Counts the key in the text, conservatively: a text with an escaped
+    character (``\\u00..``, a letter of the key may be one) answers False."""
+    if "\\u00" in text:
         return False
-    own = 1 + len(dct["tasks"]) + sum(1 + len(sp["tasks"]) for sp in dct["subprocesses"].values())
-    return text.count('"typename"') == own
+    own = [dct, *dct["tasks"].values()]
+    for subprocess in dct["subprocesses"].values():
+        own += (subprocess, *subprocess["tasks"].values())
+    return text.count('"typename"') == sum(type(each) is dict and "typename" in each for each in own)
 
 
 def natively_encodable(dct: dict[str, Any]) -> bool:
@@ -228,14 +254,14 @@ def natively_encodable(dct: dict[str, Any]) -> bool:
     None and finite floats. orjson then writes the JSON the standard encoder would (or raises,
     for integers beyond 64 bits or keys that are not strings); it writes NaN as null and some
     objects (UUIDs, enums) natively, where the standard encoder and SpiffWorkflow do otherwise."""
-    values = [dct["bpmn_events"], dct.get("trail")]
-    for workflow in (dct, *dct["subprocesses"].values()):
-        values += (workflow["data"], workflow["correlations"])
-        for task in workflow["tasks"].values():
-            values += _TASK_VALUES(task)
     try:
+        values = [dct["bpmn_events"], dct.get("trail")]
+        for workflow in (dct, *dct["subprocesses"].values()):
+            values += (workflow["data"], workflow["correlations"])
+            for task in workflow["tasks"].values():
+                values += _TASK_VALUES(task)
         return _plain_values(values)
-    except RecursionError:  # nested too deep (or a cycle): the standard encoder decides
+    except (LookupError, TypeError, RecursionError):  # another shape, or nested too deep: the json module decides
         return False
 
 
@@ -279,6 +305,7 @@ class _Restoring:
         self._uuids: dict[str, UUID] = {}
 
     def uuid(self, text: str) -> UUID:
+        """``UUID(text)``; the same object for the same text (UUIDs are immutable)."""
         found = self._uuids.get(text)
         if found is None:
             found = self._uuids[text] = UUID(text)

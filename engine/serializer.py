@@ -2,6 +2,10 @@
 
 The embedded spec is more than half of a serialized case and the slow half to restore
 (ENGINE_NOTES, cost), so stored state holds only tasks and data.
+
+A step restores and saves its case, so ``CaseSerializer`` does both through
+``engine.fastserial`` (and orjson); ``SpiffCaseSerializer`` is the same format through
+SpiffWorkflow's own converters and the json module, the reference it is tested against.
 """
 from __future__ import annotations
 
@@ -9,7 +13,6 @@ import json
 from uuid import UUID
 
 import orjson
-
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
@@ -18,7 +21,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from .diagrams import DiagramSet
 from .errors import EngineError
-from .fastserial import WorkflowCodec, holds_no_objects, natively_encodable
+from .fastserial import WorkflowCodec, decode_json, holds_no_objects, natively_encodable
 from .history import TRAIL_ATTRIBUTE, Pruned, trail_of
 from .timers import ClockDurationTimer, ClockTimeDate
 
@@ -95,10 +98,14 @@ class SpiffCaseSerializer:
         """The stored state ``dct`` as compact JSON."""
         return json.dumps(dct, separators=(",", ":"), cls=self._serializer._encoder_cls)
 
+    def _parsed(self, text: str):
+        """``text`` decoded from JSON."""
+        return json.loads(text)
+
     def _decoded(self, text: str) -> dict:
         """The stored state as a dictionary, without its format and version (checked)."""
         try:
-            dct = json.loads(text)
+            dct = self._parsed(text)
         except (TypeError, json.JSONDecodeError) as exc:
             raise EngineError(f"stored workflow state is not valid JSON: {exc}") from None
         if dct.pop("format", None) != FORMAT:
@@ -135,6 +142,10 @@ class CaseSerializer(SpiffCaseSerializer):
             except orjson.JSONEncodeError:  # integers beyond 64 bits, keys that are not strings
                 pass
         return super()._json(dct)
+
+    def _parsed(self, text: str):
+        """``text`` decoded from JSON (by orjson when that reads the same)."""
+        return decode_json(text)
 
     def loads(self, text: str) -> BpmnWorkflow:
         """Restore a workflow saved by ``dumps`` against this diagram set."""

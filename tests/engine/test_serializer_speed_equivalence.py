@@ -12,6 +12,7 @@ from uuid import UUID
 import pytest
 from SpiffWorkflow.util.task import TaskState
 
+from engine.fastserial import decode_json
 from engine.serializer import CaseSerializer, SpiffCaseSerializer
 from store.demo import LIVE_SCENARIOS, SCENARIOS
 from store.dryrun import drive
@@ -159,3 +160,10 @@ def test_states_of_other_shapes_give_the_same(diagrams, text):
     outcomes = [_outcome(lambda: serializer.loads(text))
                 for serializer in (SpiffCaseSerializer(diagrams), CaseSerializer(diagrams))]
     assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.parametrize("text", ['{"n": 123456789012345678901}', '{"n": -9223372036854775809}', '{"n": 18446744073709551615}',
+                                  '[1e400, -1e400]', '[NaN, Infinity]', '"\\ud800"', '{"a": 1, "a": 2}', '[0.1, -0.0, 5e-324]',
+                                  '{"é": "\\u00e9\\u2028"}', "[1,]", ""])
+def test_json_is_decoded_as_the_json_module_does(text):
+    assert _outcome(lambda: decode_json(text)) == _outcome(lambda: json.loads(text))
