@@ -52,28 +52,15 @@ def floor_step(engine: CaseEngine, diagrams: DiagramSet, state: str, task_id: st
     (engine.serializer.SpiffCaseSerializer), without the spec: the state as the product stores it.
     The product's own serializer (CaseSerializer) is faster than that; SpiffWorkflow's stock
     serializer, which also writes the spec, is about three times slower (bench/results)."""
-    from uuid import UUID
-
     from engine.serializer import SpiffCaseSerializer
     serializer = SpiffCaseSerializer(diagrams)
-
-    def step() -> None:
-        workflow = serializer.loads(state)
-        workflow.script_engine = engine._script_engine(now)
-        task = workflow.get_task_from_id(UUID(task_id))
-        task.set_data(**{bpmn_id: dict(form)})
-        task.run()
-        workflow.do_engine_steps()
-        serializer.dumps(workflow)
-    return step
+    return _bare_step(serializer.loads, serializer.dumps, state, engine, task_id, form, now, bpmn_id)
 
 
 def stock_step(engine: CaseEngine, diagrams: DiagramSet, state: str, task_id: str, form: dict, now,
                bpmn_id: str) -> Callable[[], None]:
     """The same step with SpiffWorkflow's stock serializer, which writes the spec into every saved
     workflow: what a project using SpiffWorkflow as shipped would pay (for comparison only)."""
-    from uuid import UUID
-
     from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
     from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
     from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -84,15 +71,22 @@ def stock_step(engine: CaseEngine, diagrams: DiagramSet, state: str, task_id: st
     config[ClockTimeDate] = config[ClockDurationTimer] = TimerConditionalEventDefinitionConverter
     stock = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
     text = stock.serialize_json(SpiffCaseSerializer(diagrams).loads(state))
+    return _bare_step(stock.deserialize_json, stock.serialize_json, text, engine, task_id, form, now, bpmn_id)
+
+
+def _bare_step(load, save, text: str, engine: CaseEngine, task_id: str, form: dict, now,
+               bpmn_id: str) -> Callable[[], None]:
+    """restore (``load``), complete the task, engine steps, save (``save``)."""
+    from uuid import UUID
 
     def step() -> None:
-        workflow = stock.deserialize_json(text)
+        workflow = load(text)
         workflow.script_engine = engine._script_engine(now)
         task = workflow.get_task_from_id(UUID(task_id))
         task.set_data(**{bpmn_id: dict(form)})
         task.run()
         workflow.do_engine_steps()
-        stock.serialize_json(workflow)
+        save(workflow)
     return step
 
 
