@@ -19,7 +19,8 @@ def markdown(r: dict[str, Any]) -> str:
     lines = [f"# Benchmark results ({r['profile']} run, {r['started']})", "",
              f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; {m['os']}; Python {m['python']}, "
              f"SQLite {m['sqlite']}" + (f", PostgreSQL {m['postgresql']}" if m.get("postgresql") else "") +
-             f". {m['note']}.", "", "## Targets", "", "| Target | Measured | Wanted | Met |", "|---|---|---|---|"]
+             f". Load average (1, 5, 15 min) at the start {m.get('load_average_at_start')}, at the end "
+             f"{m.get('load_average_at_end')}; {m['note']}.", "", "## Targets", "", "| Target | Measured | Wanted | Met |", "|---|---|---|---|"]
     lines += [f"| {t['target']} | {t['value']} | {t['wanted']} | {'yes' if t['met'] else 'NO'} |" for t in r["targets"]]
     floor = r["engine_floor"]
     lines += ["", "## Task completion (median / p95, ms; CPU: this process's CPU time, median)", "",

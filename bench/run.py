@@ -109,7 +109,7 @@ def _run(out_dir: Path, work: Path, profile: Profile, postgres_url: str | None, 
     ctx = app_context(sqlite_url, SystemClock())  # the models' database is the SQLite file again
     results["memory"] = _memory(sqlite_url, service, copier, templates, by_role, profile, work, log)
     results["duration_s"] = round(time.monotonic() - began, 1)
-    results["machine"]["load_average_at_end"] = [round(x, 2) for x in __import__("os").getloadavg()]
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["targets"] = targets(results)
     from .report import write
     write(results, out_dir)
@@ -291,12 +291,11 @@ def machine(postgres_url: str | None) -> dict[str, Any]:
                 if line.startswith("model name")), platform.processor())
     memory = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
                    if line.startswith("MemTotal")), "?")
-    import os
     found = {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(int(memory) / 1024 / 1024, 1),
              "os": platform.platform(), "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
              "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-             "note": "2 cores shared with other concurrent work (several developers' test runs at the same time); "
-                     "wall-clock numbers include waiting for a core, CPU medians (cpu_median_ms) do not"}
+             "note": "wall-clock numbers include any waiting for a core, CPU medians (cpu_median_ms) do not; "
+                     "the load averages at the start and the end show whether other work shared the cores"}
     if postgres_url:
         db = make_database(postgres_url)
         db.connect()
