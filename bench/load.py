@@ -32,7 +32,8 @@ def gunicorn(database_url: str, workers: int, log: Path) -> Iterator[tuple[int, 
     """A gunicorn serving the app on a free loopback port; stopped (by its own pid) on exit."""
     port = free_port()
     env = dict(os.environ, DATABASE_URL=database_url, SECRET_KEY="bench-secret")
-    command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+    command = [sys.executable, "-m", "gunicorn", "--config", "python:webui.serving",
+               "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
                "--log-level", "warning", "--timeout", "120", "webui.app:create_app()"]
     with open(log, "ab") as out:
         server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -7,16 +7,26 @@ took about 0.3 ms, the access rule's query 0.6 ms; SQLite answers either in unde
 values; its SQL is compiled the first time it runs on a kind of database and reused after, and
 rows come back through peewee's own row conversion, so the results are the same objects the
 query would give.
+
+On PostgreSQL the statement is also prepared on the server (PREPARE, once per connection), so
+the server plans it once too: planning the access rule's query took 0.7 ms, longer than running it.
 """
 from __future__ import annotations
 
+import itertools
+import re
 import threading
+import weakref
 from collections import OrderedDict
 from typing import Any, Callable, Hashable
 
-from peewee import Field, Value
+from peewee import Field, PostgresqlDatabase, Value
 
 from .db import database
+
+_NAMES = itertools.count(1)  # server-side statement names, unique in this process
+_ON_SERVER: "weakref.WeakKeyDictionary[Any, set[str]]" = weakref.WeakKeyDictionary()  # connection -> names
+_ON_SERVER_LOCK = threading.Lock()
 
 
 class _Slot:
@@ -38,23 +48,34 @@ class Prepared:
 
     def __init__(self, build: Callable[[Callable[..., Value]], Any]) -> None:
         self._build = build
-        self._compiled: dict[type, tuple[Any, str, list]] = {}
+        self._compiled: dict[type, tuple[Any, str, list, str | None]] = {}
         self._lock = threading.Lock()
+        self._name = f"sgw_{next(_NAMES)}"
 
-    def _statement(self) -> tuple[Any, str, list]:
+    def _statement(self) -> tuple[Any, str, list, str | None]:
         kind = type(database.obj)
         found = self._compiled.get(kind)
         if found is None:
             with self._lock:
                 query = self._build(slot)
                 sql, params = database.get_sql_context().sql(query).query()
-                found = self._compiled.setdefault(kind, (query, sql, params))
+                server = _numbered(sql) if issubclass(kind, PostgresqlDatabase) else None
+                found = self._compiled.setdefault(kind, (query, sql, params, server))
         return found
 
     def _cursor(self, values: dict[str, Any]):
-        query, sql, params = self._statement()
+        query, sql, params, server = self._statement()
         bound = [_bind(p, values) if isinstance(p, _Slot) else p for p in params]
-        return query, database.execute_sql(sql, bound)
+        if server is None:
+            return query, database.execute_sql(sql, bound)
+        connection = database.connection()
+        with _ON_SERVER_LOCK:
+            known = _ON_SERVER.setdefault(connection, set())
+        if self._name not in known:  # a prepared statement outlives a rolled-back transaction
+            database.execute_sql(f"PREPARE {self._name} AS {server}")
+            known.add(self._name)
+        arguments = f" ({', '.join(['%s'] * len(bound))})" if bound else ""
+        return query, database.execute_sql(f"EXECUTE {self._name}{arguments}", bound)
 
     def rows(self, **values) -> list[Any]:
         """Every row, as the query's row type (model instances, dicts, ...)."""
@@ -75,6 +96,12 @@ class Prepared:
         """Run an INSERT, UPDATE or DELETE; the number of rows it touched."""
         _query, cursor = self._cursor(values)
         return cursor.rowcount
+
+
+def _numbered(sql: str) -> str:
+    """psycopg2's %s placeholders as PostgreSQL's $1, $2, ... (a literal %% as %)."""
+    counter = itertools.count(1)
+    return re.sub(r"%%|%s", lambda m: "%" if m.group() == "%%" else f"${next(counter)}", sql)
 
 
 def _bind(place: _Slot, values: dict[str, Any]) -> Any:

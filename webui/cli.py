@@ -433,6 +433,7 @@ def cmd_serve(args) -> int:
     from store.demo import DEMO_PASSWORD, DEMO_USERS
     from store.models import User
     from webui.app import create_app
+    from webui.serving import post_worker_init
 
     if args.database:
         os.environ["DATABASE_URL"] = args.database
@@ -447,6 +448,7 @@ def cmd_serve(args) -> int:
             self.cfg.set("bind", f"{args.host}:{args.port}")
             self.cfg.set("workers", args.workers)
             self.cfg.set("accesslog", "-")
+            self.cfg.set("post_worker_init", post_worker_init)  # webui/serving.py
 
         def load(self):
             return app
