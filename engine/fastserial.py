@@ -66,6 +66,13 @@ class WorkflowCodec:
         dct["typename"] = "BpmnWorkflow"
         return dct
 
+    def pruned_to_dict(self, subprocesses: list, tasks: list) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``registry.convert`` of each pruned subprocess (by its parent task's id) and each pruned
+        task (by its id): the parts of the cold archive (``engine.history.Pruned``)."""
+        texts = _UuidTexts()
+        return ({texts[sp.parent_task_id.int]: self._subworkflow_to_dict(sp, texts) for sp in subprocesses},
+                {texts[task.id.int]: self._task_to_dict(task, texts) for task in tasks})
+
     def _subworkflow_to_dict(self, subprocess, texts: _UuidTexts) -> dict[str, Any]:
         """BpmnSubWorkflowConverter.to_dict, with its typename."""
         if type(subprocess) is not BpmnSubWorkflow:

@@ -133,6 +133,16 @@ class CaseSerializer(SpiffCaseSerializer):
             return super().dumps(workflow)
         return self._encoded(dct, workflow)
 
+    def dumps_archive(self, pruned: Pruned) -> str:
+        """The history ``engine.history.prune`` removed, as JSON for the cold archive (most steps
+        of a plan prune the loop turn they finished)."""
+        try:
+            subprocesses, tasks = self._codec.pruned_to_dict(pruned.subprocesses, pruned.tasks)
+        except Exception:  # noqa: BLE001 - SpiffWorkflow's converters give the answer or the error
+            return super().dumps_archive(pruned)
+        return self._json({"format": FORMAT, "diagram_version": self.diagrams.version,
+                           "subprocesses": subprocesses, "tasks": tasks})
+
     def _json(self, dct: dict) -> str:
         """The stored state ``dct`` as compact JSON, written by orjson when it writes the same JSON
         value as the standard encoder (UTF-8 text where that escapes, shorter floats)."""

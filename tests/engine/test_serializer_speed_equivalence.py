@@ -167,3 +167,24 @@ def test_states_of_other_shapes_give_the_same(diagrams, text):
                                   '{"é": "\\u00e9\\u2028"}', "[1,]", ""])
 def test_json_is_decoded_as_the_json_module_does(text):
     assert _outcome(lambda: decode_json(text)) == _outcome(lambda: json.loads(text))
+
+
+def test_every_archive_of_pruned_history_is_the_same(engine, diagrams, calendar, monkeypatch):
+    """What each step prunes (finished subprocesses and loop turns) archives as SpiffWorkflow's converters write it."""
+    reference, compared, handed = SpiffCaseSerializer(diagrams), [], []
+    fast_archive, plain_archive = CaseSerializer.dumps_archive, SpiffCaseSerializer.dumps_archive
+
+    def both(self, pruned):
+        text = fast_archive(self, pruned)
+        compared.append(json.loads(text) == json.loads(reference.dumps_archive(pruned)))
+        return text
+
+    def fell_back(self, pruned):
+        handed.append(type(self).__name__ == "CaseSerializer")
+        return plain_archive(self, pruned)
+    monkeypatch.setattr(CaseSerializer, "dumps_archive", both)
+    monkeypatch.setattr(SpiffCaseSerializer, "dumps_archive", fell_back)
+    for scenario in SCENARIOS:
+        drive(engine, diagrams, calendar, scenario)
+    assert len(compared) > 20 and all(compared)
+    assert not any(handed), "the fast archive fell back to SpiffWorkflow's converters"
