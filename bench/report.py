@@ -101,3 +101,44 @@ def plot(r: dict[str, Any], path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+def readme(r: dict[str, Any]) -> str:
+    """The README's record of a run: the machine, the targets and the main measurements."""
+    m = r["machine"]
+    lines = [f"Run of {r['started']} ({r['duration_s']} s) on {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, "
+             f"Python {m['python']}, SQLite {m['sqlite']}"
+             + (f", PostgreSQL {m['postgresql']}" if m.get("postgresql") else "")
+             + f"; load average {m.get('load_average_at_start')} at the start, {m.get('load_average_at_end')} at the end.",
+             "", "| Target | Wanted | Measured | Met |", "|---|---|---|---|"]
+    lines += [f"| {t['target']} | {t['wanted']} | {t['value']} | {'yes' if t['met'] else 'no'} |" for t in r["targets"]]
+    floor, done = r["engine_floor"], r["completion"]
+    rows = [(f"Task completion in process, {done['cases']:,} cases ({done['task']}), wall / CPU",
+             f"{done['median_ms']} / {done['cpu_median_ms']} (p95 {done['p95_ms']})"),
+            ("Engine floor, same task (SpiffWorkflow's converters, in memory), wall / CPU",
+             f"{floor['median_ms']} / {floor['cpu_median_ms']}")]
+    if r.get("stock_spiffworkflow"):
+        rows.append(("The same step with SpiffWorkflow's stock serializer (spec in every save)",
+                     f"{r['stock_spiffworkflow']['median_ms']}"))
+    rows += [(f"Completion at {c['cases']:,} cases ({c['open_tasks']:,} open tasks); floor beside it",
+              f"{c['median_ms']} (p95 {c['p95_ms']}); {c['engine_floor']['median_ms']}") for c in r["caseload"]]
+    rows += [(f"Review conference no. {a['review']}: completion (floor); stored state",
+              f"{a['median_ms']} ({a['engine_floor']['median_ms']}); {a['state_bytes'] / 1024:.1f} KB") for a in r["case_age"]]
+    reads = r["reads"]
+    rows += [(f"Inbox first page (50 of {reads['open_tasks']:,} open tasks)",
+              f"{reads['inbox']['median_ms']} (p95 {reads['inbox']['p95_ms']})"),
+             (f"Case page, {reads['case_page']['chronology_entries']} chronology entries",
+              f"{reads['case_page']['median_ms']} (p95 {reads['case_page']['p95_ms']})"),
+             ("Chair's calendar month", f"{reads['calendar_month']['median_ms']} (p95 {reads['calendar_month']['p95_ms']})")]
+    for h in r["http"]:
+        rows += [(f"HTTP, {h['database']}, {h['workers']} workers, {h['clients']} clients: completions/s (requests/s); "
+                  f"completion p50 / p95", f"{h['completions_per_s']} ({h['throughput_per_s']}); "
+                  f"{h['complete']['median_ms']} / {h['complete']['p95_ms']}"),
+                 (f"HTTP, {h['database']}, one client: completion; floor of the same task",
+                  f"{h['single_client_complete']['median_ms']}; {h['engine_floor']['median_ms']}")]
+    marks = r["memory"]["marks"]
+    rows.append((f"Web worker resident memory after {marks[0]['completions']:,} / {marks[1]['completions']:,} completions",
+                 f"{marks[0]['rss_kb'] / 1024:.1f} / {marks[1]['rss_kb'] / 1024:.1f} MB"))
+    lines += ["", "| Measurement (medians; ms unless said) | Value |", "|---|---|"]
+    lines += [f"| {label} | {value} |" for label, value in rows]
+    return "\n".join(lines) + "\n"
