@@ -465,6 +465,8 @@ def cmd_worker(args) -> int:
     clock = FixedClock(as_utc(args.now)) if args.now else SystemClock()
     app = _app(args, clock)
     from store.timerworker import DATABASE_DOWN, drop_connection, worker_pass
+    from webui.serving import tune_worker
+    tune_worker()  # a timer worker runs steps as a web worker does
     while True:
         try:
             print(worker_pass(app.service, clock.now()), flush=True)

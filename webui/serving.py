@@ -1,6 +1,6 @@
-"""How each web worker process runs (a gunicorn configuration module: ``-c python:webui.serving``).
-
-``safeguarding serve`` applies the same hook; the benchmark's gunicorn loads this module.
+"""How each process that runs steps is tuned: gunicorn's web workers (a configuration module,
+``-c python:webui.serving``; ``safeguarding serve`` applies the same hook), the timer worker, and
+the benchmark's own process when it completes tasks in process.
 """
 from __future__ import annotations
 
