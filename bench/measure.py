@@ -51,7 +51,7 @@ def floor_step(engine: CaseEngine, diagrams: DiagramSet, state: str, task_id: st
     Restoring and saving use SpiffWorkflow's own converters and the json module
     (engine.serializer.SpiffCaseSerializer), without the spec: the state as the product stores it.
     The product's own serializer (CaseSerializer) is faster than that; SpiffWorkflow's stock
-    serializer, which also writes the spec, is about three times slower (bench/results)."""
+    serializer, which also writes the spec, is about two and a half times slower (bench/results)."""
     from engine.serializer import SpiffCaseSerializer
     serializer = SpiffCaseSerializer(diagrams)
     return _bare_step(serializer.loads, serializer.dumps, state, engine, task_id, form, now, bpmn_id)

@@ -8,7 +8,7 @@ import gc
 
 # A step restores, runs and drops a workflow of thousands of objects held in reference cycles
 # (tasks and their workflow), which only the cyclic collector frees. At Python's default
-# first-generation threshold (700 allocations) it ran about three times per API completion, each
+# first-generation threshold (700 allocations) it ran about twice per API completion, each
 # time walking the live workflow mid-step and promoting it towards the old generation: 1.0 ms of a
 # 5 ms completion (bench/). Every 10,000 allocations it runs between steps, on garbage: 0.23 ms.
 GC_THRESHOLD = (10_000, 10, 10)
