@@ -309,17 +309,24 @@ class Safeguarding:
 
 
 # -- the statements of a step, prepared (store/prepared.py): built once, not per completion ----
-_ALWAYS_WRITTEN = ("updated_at", "stage", "next_timer_at", "allocated_worker", "team")
+_ALWAYS_WRITTEN = ("updated_at", "stage")
 _TASK_COLUMNS = ("id", "case", "bpmn_id", "name", "role", "assignee", "due", "token", "form_name", "created_at")
 _CHRONOLOGY_COLUMNS = ("case", "at", "actor", "kind", "element", "summary", "details", "task_id")
 
 
 def _case_values(case: Case, outcome: StepOutcome, now: datetime) -> dict[str, Any]:
-    """The case row's columns a step sets."""
-    values: dict[str, Any] = {"updated_at": to_db(now), "stage": outcome.stage,
-                              "next_timer_at": to_db(outcome.next_timer_at),
-                              "allocated_worker": case.allocated_worker_id, "team": case.team_id, **outcome.statutory}
-    if outcome.completed:
+    """The case row's columns a step changes (``case`` is the row as read, with the allocation
+    this step made assigned to it). A column set to its own value still costs the write of every
+    index holding it (the team is in six), so unchanged columns are left out: the version check
+    makes the row as read the row as stored."""
+    values: dict[str, Any] = {"updated_at": to_db(now), "stage": outcome.stage}
+    if to_db(outcome.next_timer_at) != case.next_timer_at:
+        values["next_timer_at"] = to_db(outcome.next_timer_at)
+    for name in ("allocated_worker", "team"):
+        if name in case._dirty:  # noqa: SLF001 - peewee's record of fields assigned since the read
+            values[name] = getattr(case, f"{name}_id")
+    values.update({name: value for name, value in outcome.statutory.items() if value != getattr(case, name)})
+    if outcome.completed and case.status != "closed":
         values["status"] = "closed"
     return values
 
