@@ -197,8 +197,7 @@ def _append(entries: list[Pending]) -> AuditEntry:
             _INSERT.execute(**{name: getattr(row, name) for name in _COLUMNS})
             last_id, last_hash = row.id, row.hash
         _MOVE_HEAD.execute(last_id=last_id, last_hash=last_hash)
-        held = [entry for entry in entries if entry.written is False]
-        database.after_commit(lambda: _mark_written(held))  # a rolled-back write leaves them waiting
+        database.after_commit(lambda: _mark_written(entries))  # a rolled-back write leaves them waiting
     return row
 
 

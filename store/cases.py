@@ -182,10 +182,11 @@ class Safeguarding:
                 case.allocated_worker = user
                 case.team_id = case.team_id or user.team_id  # allocation moves the case to the worker's team
             with database.atomic():
-                if not self._move_case(case, outcome, now, expected_version=case.version):
+                values = _case_values(case, outcome, now)
+                if not _move_case(case, values, expected_version=case.version):
                     continue  # moved since it was read: nothing written, work again
                 self._record_conference(case, outcome.completed_task, form, user)
-                self._write(case, outcome, username, now, expected_version=case.version, moved=True)
+                self._write(case, outcome, username, now, expected_version=case.version, moved=values)
             return StepResult(case, outcome)  # _write brought the row read above up to date
         raise CaseConflict(f"case {case.reference} kept changing while this task was completed; try again")
 
@@ -248,14 +249,14 @@ class Safeguarding:
 
     # -- writing ------------------------------------------------------------------------
     def _write(self, case: Case, outcome: StepOutcome, actor: str, now: datetime, expected_version: int,
-               moved: bool = False) -> None:
+               moved: dict[str, Any] | None = None) -> None:
         """Write one step's results; zero rows on the version check means someone else won.
-        ``moved``: the case row is already updated (``_move_case``) in this transaction.
+        ``moved``: the case row's values, already written (``_move_case``) in this transaction.
 
         The columns written are set on ``case`` too, so it is the row as now stored."""
-        if not moved and not self._move_case(case, outcome, now, expected_version):
+        values = moved if moved is not None else _case_values(case, outcome, now)
+        if moved is None and not _move_case(case, values, expected_version):
             raise CaseConflict(f"case {case.reference} was changed by someone else; nothing was saved")
-        values = _case_values(case, outcome, now)
         _UPDATE_STATE.execute(case=case.id, state=outcome.state)
         history.archive(case.id, outcome.archive, now)
         self._project_tasks(case, outcome.tasks, now)
@@ -276,14 +277,6 @@ class Safeguarding:
         for name, value in values.items():
             setattr(case, name if name not in ("allocated_worker", "team") else f"{name}_id", value)
         case.version = expected_version + 1
-
-    @staticmethod
-    def _move_case(case: Case, outcome: StepOutcome, now: datetime, expected_version: int) -> bool:
-        """Update the case row if it is still at ``expected_version`` (the first write of a step:
-        it takes the row's lock, and False means another step moved the case and nothing is written)."""
-        values = _case_values(case, outcome, now)
-        columns = tuple(sorted(name for name in values if name not in _ALWAYS_WRITTEN))
-        return _UPDATE_CASE[columns].execute(case=case.id, expected=expected_version, **values) == 1
 
     def _project_tasks(self, case: Case, tasks: list[TaskView], now: datetime) -> None:
         existing = {t.id: t for t in _TASKS_OF_CASE.rows(case=case.id)}
@@ -329,6 +322,13 @@ def _case_values(case: Case, outcome: StepOutcome, now: datetime) -> dict[str, A
     if outcome.completed and case.status != "closed":
         values["status"] = "closed"
     return values
+
+
+def _move_case(case: Case, values: dict[str, Any], expected_version: int) -> bool:
+    """Update the case row to ``values`` if it is still at ``expected_version`` (the first write of a
+    step: it takes the row's lock, and False means another step moved the case and nothing is written)."""
+    columns = tuple(sorted(name for name in values if name not in _ALWAYS_WRITTEN))
+    return _UPDATE_CASE[columns].execute(case=case.id, expected=expected_version, **values) == 1
 
 
 def _case_update(columns: tuple[str, ...], place):

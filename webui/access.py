@@ -175,11 +175,10 @@ def _audit(action: str, record_type: str, record_id, case_id: int | None) -> Non
     A view in a web request is taken down now and appended with the request's change, if it
     makes one (one write instead of two), else before the answer leaves (``append_views``)."""
     actor = getattr(current_user, "username", None) or "anonymous"
-    if action == "view" and has_request_context():
-        detail = {"method": request.method, "path": request.path[:200]}
+    detail = {"method": request.method, "path": request.path[:200]} if has_request_context() else None
+    if action == "view" and detail is not None:
         g.setdefault("audit_pending", []).append(audit.pending(actor, action, record_type, record_id, detail, case_id))
         return
-    detail = {"method": request.method, "path": request.path[:200]} if has_request_context() else None
     audit.record(actor, action, record_type, record_id, None, detail, case_id=case_id)
 
 
