@@ -183,8 +183,11 @@ def _waiting() -> list[Pending]:
 
 
 def _append(entries: list[Pending]) -> AuditEntry:
-    """Append ``entries`` in order under one lock of the chain head; the last one's row."""
-    with database.atomic():
+    """Append ``entries`` in order under one lock of the chain head; the last one's row.
+
+    Inside the caller's transaction it joins that transaction (no savepoint of its own: an entry
+    that cannot be appended fails the change it records), otherwise it is its own."""
+    with database.transaction():
         head = _lock_head()
         last_id, last_hash = head.last_id, head.last_hash
         for entry in entries:
@@ -194,9 +197,9 @@ def _append(entries: list[Pending]) -> AuditEntry:
             # Hash what will be read back (JSON round trip, microsecond precision kept by both databases).
             row.detail = json.loads(canonical(entry.detail)) if entry.detail is not None else None
             row.hash = entry_hash(last_hash, _content(row))
-            _INSERT.execute(**{name: getattr(row, name) for name in _COLUMNS})
+            _INSERT.later(**{name: getattr(row, name) for name in _COLUMNS})
             last_id, last_hash = row.id, row.hash
-        _MOVE_HEAD.execute(last_id=last_id, last_hash=last_hash)
+        _MOVE_HEAD.later(last_id=last_id, last_hash=last_hash)
         database.after_commit(lambda: _mark_written(entries))  # a rolled-back write leaves them waiting
     return row
 

@@ -257,7 +257,7 @@ class Safeguarding:
         values = moved if moved is not None else _case_values(case, outcome, now)
         if moved is None and not _move_case(case, values, expected_version):
             raise CaseConflict(f"case {case.reference} was changed by someone else; nothing was saved")
-        _UPDATE_STATE.execute(case=case.id, state=outcome.state)
+        _UPDATE_STATE.later(case=case.id, state=outcome.state)
         history.archive(case.id, outcome.archive, now)
         self._project_tasks(case, outcome.tasks, now)
         for held_on in outcome.reviews:
@@ -271,7 +271,7 @@ class Safeguarding:
                                 f"details{index}": event.details,
                                 f"task_id{index}": event.details.get("task_id") if event.kind == "task_completed"
                                 else None})
-            _INSERT_CHRONOLOGY[len(outcome.events)].execute(**entries)
+            _INSERT_CHRONOLOGY[len(outcome.events)].later(**entries)
         audit.record(actor, "change", "case", case.id, now, _audit_detail(case, outcome, expected_version + 1),
                      case_id=case.id, address="worker" if actor == "system" else None)
         for name, value in values.items():
@@ -283,13 +283,13 @@ class Safeguarding:
         keep = {view.id for view in tasks}
         stale = [tid for tid in existing if tid not in keep]
         if stale:
-            _DELETE_TASKS[len(stale)].execute(**{f"id{i}": tid for i, tid in enumerate(stale)})
+            _DELETE_TASKS[len(stale)].later(**{f"id{i}": tid for i, tid in enumerate(stale)})
         opened = {}
         for view in tasks:
             row = existing.get(view.id)
             if row is not None:
                 if (row.due, row.token, row.role) != (view.due, view.token, view.role):
-                    _UPDATE_TASK.execute(id=view.id, due=view.due, token=view.token, role=view.role)
+                    _UPDATE_TASK.later(id=view.id, due=view.due, token=view.token, role=view.role)
                 continue
             index = len(opened) // len(_TASK_COLUMNS)
             opened.update({f"id{index}": view.id, f"case{index}": case.id, f"bpmn_id{index}": view.bpmn_id,
@@ -298,7 +298,7 @@ class Safeguarding:
                            f"due{index}": view.due, f"token{index}": view.token, f"form_name{index}": view.form_name,
                            f"created_at{index}": to_db(now)})
         if opened:
-            _INSERT_TASKS[len(opened) // len(_TASK_COLUMNS)].execute(**opened)
+            _INSERT_TASKS[len(opened) // len(_TASK_COLUMNS)].later(**opened)
 
 
 # -- the statements of a step, prepared (store/prepared.py): built once, not per completion ----

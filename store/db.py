@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase, __exception_wrapper__
 
 database = DatabaseProxy()
 INSTANCE_DIR = Path(os.environ.get("SAFEGUARDING_INSTANCE", Path(__file__).resolve().parent.parent / "instance"))
@@ -29,7 +29,7 @@ def make_database(url: str | None = None):
             "journal_mode": "wal", "busy_timeout": 30000, "foreign_keys": 1, "synchronous": "normal"})
     if parsed.scheme in ("postgres", "postgresql"):
         extra = {key: values[-1] for key, values in parse_qs(parsed.query).items()}  # e.g. options=-csearch_path=x
-        return PostgresqlDatabase(parsed.path.lstrip("/") or "postgres", host=parsed.hostname or "127.0.0.1",
+        return BatchingPostgresqlDatabase(parsed.path.lstrip("/") or "postgres", host=parsed.hostname or "127.0.0.1",
                                   port=parsed.port or 5432, user=parsed.username or "postgres",
                                   password=parsed.password, **extra)
     raise ValueError(f"unsupported DATABASE_URL scheme {parsed.scheme!r} (use sqlite:/// or postgresql://)")
@@ -108,3 +108,88 @@ class QueuedSqliteDatabase(SqliteDatabase):
         with self._holders_lock:
             self._holders.pop(self._queue, None)
         fcntl.flock(self._local.fd, fcntl.LOCK_UN)
+
+
+class BatchingPostgresqlDatabase(PostgresqlDatabase):
+    """PostgreSQL that sends the statements nobody waits for with the next one somebody does.
+
+    Every statement is a round trip to the server, and a step's writes are a dozen of them
+    whose answers are never read: the transaction's BEGIN, the state, the task rows, the
+    chronology, the audit entries. Inside a transaction these are held (``later``; BEGIN always)
+    and sent, in order, ahead of the next statement whose answer is read, or ahead of the
+    COMMIT, as one query of several statements (PostgreSQL's simple protocol answers with the
+    last one's result). The order on the server is unchanged, so is what the transaction sees.
+
+    An error in a held statement is raised by the call that sends it, which is still inside the
+    same transaction (or savepoint block): that rolls back exactly as before, and a COMMIT sent
+    behind a failed statement never runs. A transaction that sent nothing has nothing to roll
+    back on the server, and one that held only its BEGIN commits without a round trip.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._held = threading.local()
+
+    def _take_held(self) -> list[bytes]:
+        held = getattr(self._held, "statements", None)
+        self._held.statements = []
+        return held or []
+
+    def later(self, sql: str, params=None) -> None:
+        """Run ``sql`` (whose answer is not read) with the next statement that is sent; at once
+        outside a transaction."""
+        if not self.in_transaction():
+            self.execute_sql(sql, params)
+            return
+        with __exception_wrapper__:
+            statement = self.cursor().mogrify(sql, params or ())
+        self._log_query(sql, params)
+        held = getattr(self._held, "statements", None)
+        if held is None:
+            held = self._held.statements = []
+        held.append(statement)
+
+    def begin(self, isolation_level=None):
+        if isolation_level is None:
+            isolation_level = self._isolation_level
+        statement = "BEGIN"
+        if isolation_level:
+            statement = f"BEGIN TRANSACTION ISOLATION LEVEL {self._adapter.isolation_level_str(isolation_level)}"
+        self.connection()  # connects now if need be (connecting resets the transaction stack)
+        self._take_held()  # nothing is held between transactions; a stale remainder is never sent
+        self._held.statements = [_Begin(statement.encode())]
+
+    def execute_sql(self, sql, params=None):
+        held = self._take_held()
+        if not held:
+            return super().execute_sql(sql, params)
+        cursor = self.cursor()
+        with __exception_wrapper__:
+            statement = cursor.mogrify(sql, params or ())  # as execute would have formatted it
+        self._log_query(sql, params)
+        with __exception_wrapper__:
+            cursor.execute(b";\n".join([*held, statement]))
+        return cursor
+
+    def commit(self):
+        held = self._take_held()
+        if held and not (len(held) == 1 and isinstance(held[0], _Begin)):
+            with __exception_wrapper__:
+                self.cursor().execute(b";\n".join([*held, b"COMMIT"]))
+        elif not held:
+            super().commit()
+        # else: only the BEGIN was held, so the server has no transaction to commit
+
+    def rollback(self):
+        held = self._take_held()
+        if held and isinstance(held[0], _Begin):
+            return  # the BEGIN was never sent: the server has nothing to roll back
+        super().rollback()
+
+    def _close(self, conn):
+        self._take_held()
+        super()._close(conn)
+
+
+class _Begin(bytes):
+    """A held BEGIN (the server has no transaction while it is held)."""

@@ -28,7 +28,7 @@ class CaseArchive(BaseModel):
 def archive(case_id: int, content: str | None, now: datetime) -> None:
     """Append what a step pruned (nothing when it pruned nothing)."""
     if content:
-        _APPEND.execute(case=case_id, at=to_db(now), content=content)
+        _APPEND.later(case=case_id, at=to_db(now), content=content)
 
 
 # Most steps that finish a subprocess append (store/prepared.py: built once).

@@ -66,12 +66,27 @@ def _lz4_for_large_text(now: datetime | None = None) -> None:
             pass
 
 
+# Indexes whose column leads a composite index of the same table: they served no query the
+# composite does not, and every step paid for them (a task row's insert and delete, a chronology
+# entry's insert).
+COVERED_INDEXES = {"task_assignee_id": ("task", "assignee_id"),  # by (assignee_id, due, created_at, id)
+                   "chronology_entry_case_id": ("chronology_entry", "case_id"),  # by (case_id, at)
+                   "case_child_id": ("case", "child_id"),  # by (child_id, cp_plan_started_on)
+                   "case_referral_date": ("case", "referral_date")}  # by the returns' (referral_date, team_id, ...)
+
+
+def _drop_covered_indexes(now: datetime | None = None) -> None:
+    for name in COVERED_INDEXES:
+        database.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
+
+
 # (number, description, data change or None). Append only; never renumber a released migration.
 MIGRATIONS: list[tuple[int, str, Callable[[datetime], None] | None]] = [
     (1, "first released schema", None),
     (2, "versions published before publishing was recorded", _backfill_publication),
     (3, "cases allocated before cases had teams: the allocated worker's team", backfill_case_teams),
     (4, "workflow state and archive compressed with lz4 on PostgreSQL", _lz4_for_large_text),
+    (5, "indexes a composite index already covers dropped", _drop_covered_indexes),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -114,7 +114,9 @@ class Case(BaseModel):
     """One child's case: workflow position, optimistic-lock version and statutory dates."""
 
     id = AutoField()
-    child = ForeignKeyField(Person, backref="cases", on_delete="RESTRICT")
+    # Indexed by (child, cp_plan_started_on); referral_date by the returns' index that starts with it:
+    # an index of their own would only cost writes (store/migrations.py, migration 5).
+    child = ForeignKeyField(Person, backref="cases", on_delete="RESTRICT", index=False)
     contact = ForeignKeyField(Contact, backref="cases", on_delete="RESTRICT")
     sibling_group = CharField(max_length=40, index=True)
     status = CharField(default="open", max_length=20, index=True)
@@ -129,7 +131,7 @@ class Case(BaseModel):
     re_referral = BooleanField(default=False)
     previous_case = ForeignKeyField("self", null=True, on_delete="SET NULL")
     # Statutory record (PROCESS.md): each date its own column, so returns never replay diagrams.
-    referral_date = DateField(index=True)
+    referral_date = DateField()
     cads_decision_on = DateField(null=True)
     cads_decision = CharField(null=True, max_length=40)
     primary_need = CharField(null=True, max_length=4)
@@ -191,7 +193,7 @@ class Task(BaseModel):
     bpmn_id = CharField(max_length=100)
     name = CharField(max_length=200)
     role = CharField(max_length=60)
-    assignee = ForeignKeyField(User, null=True, backref="tasks", on_delete="SET NULL")
+    assignee = ForeignKeyField(User, null=True, backref="tasks", on_delete="SET NULL", index=False)  # (assignee, due, ...)
     due = DateField(null=True)
     token = CharField(max_length=60)
     form_name = CharField(max_length=120)
@@ -204,7 +206,7 @@ class Task(BaseModel):
 
 
 class ChronologyEntry(BaseModel):
-    case = ForeignKeyField(Case, backref="chronology", on_delete="CASCADE")
+    case = ForeignKeyField(Case, backref="chronology", on_delete="CASCADE", index=False)  # (case, at)
     at = DateTimeField()
     actor = CharField(null=True, max_length=80)
     kind = CharField(max_length=40)

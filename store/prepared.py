@@ -63,11 +63,12 @@ class Prepared:
                 found = self._compiled.setdefault(kind, (query, sql, params, server))
         return found
 
-    def _cursor(self, values: dict[str, Any]):
+    def _sql(self, values: dict[str, Any]) -> tuple[Any, str, list]:
+        """The query, the statement to send and its parameters (PREPAREd on the server first)."""
         query, sql, params, server = self._statement()
         bound = [_bind(p, values) if isinstance(p, _Slot) else p for p in params]
         if server is None:
-            return query, database.execute_sql(sql, bound)
+            return query, sql, bound
         connection = database.connection()
         with _ON_SERVER_LOCK:
             known = _ON_SERVER.setdefault(connection, set())
@@ -75,7 +76,11 @@ class Prepared:
             database.execute_sql(f"PREPARE {self._name} AS {server}")
             known.add(self._name)
         arguments = f" ({', '.join(['%s'] * len(bound))})" if bound else ""
-        return query, database.execute_sql(f"EXECUTE {self._name}{arguments}", bound)
+        return query, f"EXECUTE {self._name}{arguments}", bound
+
+    def _cursor(self, values: dict[str, Any]):
+        query, sql, bound = self._sql(values)
+        return query, database.execute_sql(sql, bound)
 
     def rows(self, **values) -> list[Any]:
         """Every row, as the query's row type (model instances, dicts, ...)."""
@@ -96,6 +101,17 @@ class Prepared:
         """Run an INSERT, UPDATE or DELETE; the number of rows it touched."""
         _query, cursor = self._cursor(values)
         return cursor.rowcount
+
+    def later(self, **values) -> None:
+        """Run an INSERT, UPDATE or DELETE whose answer is not read. On PostgreSQL, inside a
+        transaction, it is sent with the next statement whose answer is (store/db.py
+        BatchingPostgresqlDatabase); elsewhere it runs at once."""
+        _query, sql, bound = self._sql(values)
+        hold = getattr(database.obj, "later", None)
+        if hold is None:
+            database.execute_sql(sql, bound)
+        else:
+            hold(sql, bound)
 
 
 def _numbered(sql: str) -> str:

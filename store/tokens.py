@@ -9,10 +9,10 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from peewee import CharField, DateTimeField, ForeignKeyField
+from peewee import CharField, DateTimeField, ForeignKeyField, fn
 
-from .db import database
-from .models import BaseModel, User
+from .db import database, is_postgres
+from .models import BaseModel, User, UserRole
 from .prepared import Prepared
 from .timeutil import from_db, to_db
 from .users import get_user
@@ -55,12 +55,21 @@ def user_for_token(token: str, now: datetime) -> User | None:
     last = from_db(row.last_used_at)
     if last is None or now - last >= LAST_USED_RESOLUTION:
         ApiToken.update(last_used_at=to_db(now)).where(ApiToken.id == row.id).execute()
-    return row.user
+    user = row.user
+    user.roles_read = frozenset(row.role_list.split(",")) if row.role_list else frozenset()  # store.users.roles_of
+    return user
 
 
-# Every API request looks its token up (store/prepared.py: built once).
-_TOKEN = Prepared(lambda place: ApiToken.select(ApiToken, User).join(User)
-                  .where(ApiToken.token_hash == place("token_hash"), User.active == True))  # noqa: E712
+def _token_query(place):
+    """The token, its active user and the user's roles (comma-separated; no role name has a comma)."""
+    joined = fn.STRING_AGG(UserRole.role, ",") if is_postgres() else fn.GROUP_CONCAT(UserRole.role, ",")
+    roles = UserRole.select(joined).where(UserRole.user == User.id)
+    return (ApiToken.select(ApiToken, User, roles.alias("role_list")).join(User)
+            .where(ApiToken.token_hash == place("token_hash"), User.active == True))  # noqa: E712
+
+
+# Every API request looks its token up (store/prepared.py: built once), with its user's roles.
+_TOKEN = Prepared(_token_query)
 
 
 def tokens_of(username: str) -> list[ApiToken]:

@@ -216,3 +216,25 @@ def test_postgresql_compresses_workflow_state_with_lz4(request, db_url, clock, s
     migrate(clock.now())
     assert is_postgres()
     assert [_compression(table, column) for table, column in LARGE_TEXT] == ["l", "l"]
+
+
+@pytest.mark.parametrize("start", ["new", "first released schema"])
+def test_indexes_a_composite_already_covers_are_not_kept(request, db_url, clock, start):
+    """Each step inserts and deletes task rows and inserts chronology: an index whose column already
+    leads a composite index of the table only cost those writes (migration 5)."""
+    from store.db import connect
+    from store.migrations import COVERED_INDEXES, _indexes, migrate
+    if start == "new":
+        db = connect(db_url)
+        db.connect(reuse_if_open=True)
+    else:
+        _url, db = request.getfixturevalue("v1_db")
+        assert {"task_assignee_id", "chronology_entry_case_id"} <= _indexes()
+    migrate(clock.now())
+    assert not set(COVERED_INDEXES) & _indexes()
+    for table, column in COVERED_INDEXES.values():  # each column still leads an index of its table
+        schema = _schema(db)
+        assert any(index.columns[0] == column and len(index.columns) > 1
+                   for index in db.get_indexes(table, schema=schema)), (table, column)
+    if start == "new":
+        db.close()

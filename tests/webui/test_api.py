@@ -83,6 +83,20 @@ def test_a_token_is_stored_only_as_its_hash_and_records_its_use(db):
     assert revoke_tokens("cads.sw") == 2 and tokens_of("cads.sw") == []
 
 
+def test_a_tokens_user_comes_with_their_roles_as_they_are_now(db):
+    from store.models import User, UserRole
+    from store.tokens import issue_token, user_for_token
+    from store.users import roles_of
+    now = db.clock.now()
+    token = issue_token("cads.sw", now)
+    user = user_for_token(token, now)
+    assert user.roles_read == roles_of(User.get(User.username == "cads.sw")) == {"cads_social_worker"}
+    UserRole.create(user=user, role="cads_manager")
+    assert roles_of(user_for_token(token, now)) == {"cads_social_worker", "cads_manager"}
+    UserRole.delete().where(UserRole.user == user).execute()
+    assert roles_of(user_for_token(token, now)) == frozenset()
+
+
 def test_the_cli_prints_a_token_once_and_it_works(web_app, client, capsys, tmp_path):
     from store.db import database
     from webui.cli import main
