@@ -160,12 +160,12 @@ class BatchingPostgresqlDatabase(PostgresqlDatabase):
         self._held.statements = [_Begin(statement.encode())]
 
     def execute_sql(self, sql, params=None):
-        held = self._take_held()
-        if not held:
+        if not getattr(self._held, "statements", None):
             return super().execute_sql(sql, params)
         cursor = self.cursor()
-        with __exception_wrapper__:
-            statement = cursor.mogrify(sql, params or ())  # as execute would have formatted it
+        with __exception_wrapper__:  # formatted as execute would; a value that cannot be sent
+            statement = cursor.mogrify(sql, params or ())  # fails here, and the held stay held
+        held = self._take_held()
         self._log_query(sql, params)
         with __exception_wrapper__:
             cursor.execute(b";\n".join([*held, statement]))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import psycopg2.extensions
 import pytest
-from peewee import IntegrityError
+from peewee import IntegrityError, InterfaceError, ProgrammingError
 
 from store.db import connect, database, make_database
 from store.migrations import migrate
@@ -133,3 +133,12 @@ def test_closing_drops_what_a_broken_transaction_held(db, db_url):
     db.connect()
     NAMED.first(name="North")
     assert names_seen_elsewhere(db_url) == ["North"]
+
+
+def test_a_statement_whose_values_cannot_be_sent_loses_nothing_held(db, db_url):
+    with database.atomic():
+        ADD.later(name="South")
+        with pytest.raises((ProgrammingError, InterfaceError)):
+            database.execute_sql("SELECT %s", (object(),))  # refused before anything is sent
+        ADD.later(name="West")
+    assert names_seen_elsewhere(db_url) == ["North", "South", "West"]
