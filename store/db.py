@@ -128,12 +128,18 @@ class BatchingPostgresqlDatabase(PostgresqlDatabase):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._held = threading.local()
+        self._held = _Held()
 
     def _take_held(self) -> list[bytes]:
-        held = getattr(self._held, "statements", None)
-        self._held.statements = []
-        return held or []
+        held, self._held.statements = self._held.statements, []
+        return held
+
+    def _formatted(self, cursor, sql: str, params) -> bytes:
+        """``sql`` with its values, as execute would send it; a value that cannot be sent fails here."""
+        with __exception_wrapper__:
+            statement = cursor.mogrify(sql, params or ())
+        self._log_query(sql, params)
+        return statement
 
     def later(self, sql: str, params=None) -> None:
         """Run ``sql`` (whose answer is not read) with the next statement that is sent; at once
@@ -141,13 +147,7 @@ class BatchingPostgresqlDatabase(PostgresqlDatabase):
         if not self.in_transaction():
             self.execute_sql(sql, params)
             return
-        with __exception_wrapper__:
-            statement = self.cursor().mogrify(sql, params or ())
-        self._log_query(sql, params)
-        held = getattr(self._held, "statements", None)
-        if held is None:
-            held = self._held.statements = []
-        held.append(statement)
+        self._held.statements.append(self._formatted(self.cursor(), sql, params))
 
     def begin(self, isolation_level=None):
         if isolation_level is None:
@@ -156,29 +156,25 @@ class BatchingPostgresqlDatabase(PostgresqlDatabase):
         if isolation_level:
             statement = f"BEGIN TRANSACTION ISOLATION LEVEL {self._adapter.isolation_level_str(isolation_level)}"
         self.connection()  # connects now if need be (connecting resets the transaction stack)
-        self._take_held()  # nothing is held between transactions; a stale remainder is never sent
-        self._held.statements = [_Begin(statement.encode())]
+        self._held.statements = [_Begin(statement.encode())]  # a stale remainder is never sent
 
     def execute_sql(self, sql, params=None):
-        if not getattr(self._held, "statements", None):
+        if not self._held.statements:
             return super().execute_sql(sql, params)
         cursor = self.cursor()
-        with __exception_wrapper__:  # formatted as execute would; a value that cannot be sent
-            statement = cursor.mogrify(sql, params or ())  # fails here, and the held stay held
+        statement = self._formatted(cursor, sql, params)  # before taking them: if it fails, they stay held
         held = self._take_held()
-        self._log_query(sql, params)
         with __exception_wrapper__:
             cursor.execute(b";\n".join([*held, statement]))
         return cursor
 
     def commit(self):
         held = self._take_held()
-        if held and not (len(held) == 1 and isinstance(held[0], _Begin)):
+        if not held:
+            super().commit()
+        elif len(held) > 1 or not isinstance(held[0], _Begin):  # only a held BEGIN: nothing to commit
             with __exception_wrapper__:
                 self.cursor().execute(b";\n".join([*held, b"COMMIT"]))
-        elif not held:
-            super().commit()
-        # else: only the BEGIN was held, so the server has no transaction to commit
 
     def rollback(self):
         held = self._take_held()
@@ -189,6 +185,13 @@ class BatchingPostgresqlDatabase(PostgresqlDatabase):
     def _close(self, conn):
         self._take_held()
         super()._close(conn)
+
+
+class _Held(threading.local):
+    """This thread's held statements (peewee's connection state is per thread too)."""
+
+    def __init__(self) -> None:
+        self.statements: list[bytes] = []
 
 
 class _Begin(bytes):
