@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterable
 
 from peewee import SQL, CharField, DateTimeField, ForeignKeyField, TextField
 
@@ -137,6 +137,26 @@ def task_condition(viewer: Viewer):
 def visible_case_ids(viewer: Viewer):
     """A subquery of the ids of the cases ``viewer`` may see."""
     return Case.select(Case.id).where(case_condition(viewer))
+
+
+def visible_among(viewer: Viewer, case_ids: Iterable[int]) -> set[int]:
+    """Which of ``case_ids`` the viewer may see: one statement for a page's worth of cases.
+
+    The ids are sent in groups of a few fixed sizes (the last id repeated to fill a group), so a
+    viewer's statements are built and planned once per size, not once per page."""
+    wanted = sorted(set(case_ids))
+    seen: set[int] = set()
+    for start in range(0, len(wanted), _AMONG_SIZES[-1]):
+        group = wanted[start:start + _AMONG_SIZES[-1]]
+        size = next(n for n in _AMONG_SIZES if n >= len(group))
+        padded = group + group[-1:] * (size - len(group))
+        seen.update(row.id for row in _AMONG[viewer, size].rows(**{f"c{i}": c for i, c in enumerate(padded)}))
+    return seen
+
+
+_AMONG_SIZES = (8, 16, 32, 64)
+_AMONG = PreparedFamily(lambda key, place: Case.select(Case.id).where(
+    Case.id.in_([place(f"c{i}") for i in range(key[1])]), case_condition(key[0])), limit=2048)
 
 
 def can_see_case(viewer: Viewer, case_id: int) -> bool:
@@ -286,7 +306,7 @@ def refused_attempts(viewer: Viewer, case_id: int | None = None, limit: int = 20
 
 
 __all__ = ["RestrictedCase", "CaseAccess", "Viewer", "case_condition", "task_condition", "not_hidden",
-           "visible_case_ids", "can_see_case", "can_open_task", "is_restricted", "is_hidden", "restriction",
+           "visible_case_ids", "visible_among", "can_see_case", "can_open_task", "is_restricted", "is_hidden", "restriction",
            "may_restrict", "restrict_case", "grant_access", "revoke_access", "unrestrict_case", "refused_attempts",
            "backfill_case_teams",
            "FRONT_DOOR", "LOCALITY", "MASH"]

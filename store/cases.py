@@ -22,7 +22,8 @@ from .prepared import Prepared, PreparedFamily
 from .models import (Case, CaseState, ChronologyEntry, Conference, Contact, DiagramVersion, Person,
                      ReviewConference, Task, User)
 from .timeutil import to_db
-from .users import actor_for, get_user
+from .users import actor_for
+from .access import Viewer, task_condition
 from . import audit, history  # noqa: I001 - after .models, which registers the audit and archive tables
 
 SCHEDULING_TASKS = {"schedule_icpc": ("icpc", "icpc_due"), "schedule_review": ("review", "next_review_due"),
@@ -453,37 +454,61 @@ def open_task(task_id: str) -> Task | None:
     return _TASK_BY_ID.first(id=task_id)
 
 
-def list_tasks(role: str | None = None, username: str | None = None, limit: int = 200, where=None) -> list[Task]:
+def list_tasks(role: str | None = None, username: str | None = None, limit: int | None = 200,
+               viewer: Viewer | None = None) -> list[Task]:
     """Open tasks for a role's queue and/or a user (their own and their roles' unassigned), overdue first;
-    ``where`` narrows them further (the access rules' task condition).
+    with ``viewer``, only the ones the access rules let them see in a list (store/access.py).
 
     Each part of the queue (the user's own tasks, each role's unassigned ones; dated, then undated)
     is its own query along the (assignee, due) or (role, due) index, limited, and the parts are
     merged: the first page costs the same with a hundred thousand open tasks as with a hundred.
+    Each part's SQL is built once per viewer (store/prepared.py): building it took longer than
+    SQLite takes to answer it.
     """
     if username:
-        user = get_user(username)
-        _user, actor = actor_for(username)
-        parts = [Task.assignee == user] + [Task.assignee.is_null() & (Task.role == r)
-                                           for r in sorted([role] if role else actor.roles)]
+        if viewer is not None and viewer.username == username:
+            user_id, roles = viewer.user_id, viewer.roles
+        else:
+            user, actor = actor_for(username)
+            user_id, roles = user.id, actor.roles
+        parts = [("mine", {"user": user_id})] + [("queue", {"role": r}) for r in sorted([role] if role else roles)]
     else:
-        parts = [Task.role == role] if role else [None]
+        parts = [("role", {"role": role})] if role else [("all", {})]
+    bound = {} if limit is None else {"limit": limit}
     found: dict[str, Task] = {}
     for dated in (True, False):
         if not dated and limit is not None and len(found) >= limit:
             break  # undated tasks come after every dated one
-        for part in parts:
-            query = (Task.select(Task, Case.id, Case.child, Case.diagram_version, Case.stage, Case.status,
-                                 Case.referral_date, Person.id, Person.given_name, Person.family_name,
-                                 User.id, User.username, User.full_name)  # what a queue shows, not whole cases
-                     .join(Case).join(Person).switch(Task).join(User, JOIN.LEFT_OUTER, on=(Task.assignee == User.id))
-                     .where(Task.due.is_null(False) if dated else Task.due.is_null()))
-            if part is not None:
-                query = query.where(part)
-            if where is not None:
-                query = query.where(where)
-            found.update((t.id, t) for t in query.order_by(Task.due, Task.created_at, Task.id).limit(limit))
+        for kind, values in parts:
+            rows = _QUEUE_PART[kind, dated, limit is None, viewer].rows(**values, **bound)
+            found.update((t.id, t) for t in rows)
     return sorted(found.values(), key=lambda t: (t.due is None, t.due or date.min, t.created_at, t.id))[:limit]
+
+
+# The parts of a queue: a user's own tasks, one role's unassigned ones, one role's, every open task.
+_QUEUE_PARTS = {"mine": lambda place: Task.assignee == place("user"),
+                "queue": lambda place: Task.assignee.is_null() & (Task.role == place("role")),
+                "role": lambda place: Task.role == place("role"),
+                "all": lambda place: None}
+
+
+def _queue_part(key: tuple[str, bool, bool, Viewer | None], place) -> Any:
+    kind, dated, unlimited, viewer = key
+    query = (Task.select(Task, Case.id, Case.child, Case.diagram_version, Case.stage, Case.status,
+                         Case.referral_date, Person.id, Person.given_name, Person.family_name,
+                         User.id, User.username, User.full_name)  # what a queue shows, not whole cases
+             .join(Case).join(Person).switch(Task).join(User, JOIN.LEFT_OUTER, on=(Task.assignee == User.id))
+             .where(Task.due.is_null(False) if dated else Task.due.is_null()))
+    part = _QUEUE_PARTS[kind](place)
+    if part is not None:
+        query = query.where(part)
+    if viewer is not None:
+        query = query.where(task_condition(viewer))
+    query = query.order_by(Task.due, Task.created_at, Task.id)
+    return query if unlimited else query.limit(place("limit"))
+
+
+_QUEUE_PART = PreparedFamily(_queue_part, limit=2048)  # at most twelve per viewer
 
 
 def get_case(case_id: int) -> Case:

@@ -17,7 +17,6 @@ from flask_login import current_user
 from werkzeug.exceptions import NotFound
 
 from engine import DEADLINE_KEYS, CaseConflict, FieldError, ValidationFailed
-from store.access import task_condition
 from store.cases import list_tasks, siblings
 from store.db import database
 from store.idempotency import check_key, fingerprint, remember, reserve
@@ -206,7 +205,7 @@ def tasks():
     mine = request.args.get("mine", "").lower() in ("1", "true", "yes")
     filtered = case_id is not None or mine
     rows = list_tasks(role=role, username=current_user.username, limit=None if filtered else 500,
-                      where=task_condition(viewer()))
+                      viewer=viewer())
     if case_id is not None:
         rows = [t for t in rows if t.case_id == case_id]
     if mine:

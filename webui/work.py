@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from store.access import task_condition, visible_case_ids
+from store.access import visible_among
 from store.cases import list_tasks
-from store.models import Case, Task
+from store.models import Task
 from store.tasks import claim_task, holders_of, reassign_task, release_task
 
 from .access import viewer
@@ -29,12 +29,12 @@ def my_work():
     if role and role not in current_user.roles:
         abort(403)
     page = max(1, request.args.get("page", 1, type=int))
-    tasks = list_tasks(role=role, username=current_user.username, where=task_condition(viewer()),
+    tasks = list_tasks(role=role, username=current_user.username, viewer=viewer(),
                        limit=PAGE_SIZE * page + 1)  # one more than the page: is there a next one?
     rows = [{"task": t, "left": working_days_left(t.due)} for t in tasks[PAGE_SIZE * (page - 1):PAGE_SIZE * page]]
     rows.sort(key=lambda r: (r["left"] is None, r["left"] if r["left"] is not None else 0, r["task"].created_at))
     ids = {r["task"].case_id for r in rows}
-    linked = {c.id for c in visible_case_ids(viewer()).where(Case.id.in_(sorted(ids)))} if ids else set()
+    linked = visible_among(viewer(), ids)
     return render_template("work/my_work.html", rows=rows, role=role, page=page, linked=linked,
                            first=PAGE_SIZE * (page - 1) + 1, has_next=len(tasks) > PAGE_SIZE * page)
 

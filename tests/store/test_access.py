@@ -6,9 +6,10 @@ import pytest
 from engine import EngineError, NotPermitted, ValidationFailed
 from store import audit
 from store.access import (CaseAccess, Viewer, can_open_task, can_see_case, grant_access, is_hidden,
-                          refused_attempts, restrict_case, restriction, revoke_access, unrestrict_case,
-                          visible_case_ids)
+                          refused_attempts, restrict_case, restriction, revoke_access, task_condition,
+                          unrestrict_case, visible_among, visible_case_ids)
 from store.audit import AuditEntry
+from store.cases import list_tasks
 from store.demo import SCENARIOS, Scenario, _defaults, contact_payload, drive_case
 from store.models import Case, Task, User
 from store.users import add_user
@@ -152,3 +153,32 @@ def test_the_lado_sees_the_cases_sent_to_the_lado_after_their_own_tasks(app, use
     closed = drive_case(app.service, clock, case.id, scenario, users)
     assert closed.cads_decision == "lado" and not Task.select().where(Task.case == case.id).exists()
     assert case.id in visible("lado.sam") and case.id not in visible("tm.claire")
+
+
+def test_a_pages_worth_of_cases_is_checked_in_groups_as_the_list_rule_checks_them(app, cases, clock):
+    front, allocated = cases
+    others = [c.id for c in Case.select(Case.id)]
+    # ids that are no case (sorting first: the real ones fall in the second group of 64) and repeated ones
+    asked = others + [front, allocated, allocated] + list(range(-100, 0))
+    for username in ("contact.officer", "sw.priya", "sw.bella", "cads.sw", "admin", "mash.police"):
+        assert visible_among(viewer(username), asked) == visible(username), username
+        assert visible_among(viewer(username), [allocated]) == visible(username) & {allocated}
+    assert visible_among(viewer("sw.priya"), []) == set()
+    restrict_case(allocated, "tm.claire", "Child related to a member of staff", ["sw.omar"], clock.now())
+    assert visible_among(viewer("sw.priya"), asked) == set()  # a statement built before still reads today's rows
+    assert visible_among(viewer("sw.omar"), asked) == {allocated}
+
+
+def test_a_viewers_task_list_is_what_the_task_rule_lets_them_see(app, cases, clock):
+    _front, allocated = cases
+    restrict_case(allocated, "tm.claire", "Child related to a member of staff", ["sw.omar"], clock.now())
+    for username in ("cads.sw", "sw.priya", "sw.omar", "sw.bella", "tm.claire", "contact.officer"):
+        who = viewer(username)
+        expected = {t.id for t in Task.select(Task.id).join(Case).where(task_condition(who))
+                    .where((Task.assignee == who.user_id)
+                           | (Task.assignee.is_null() & Task.role.in_(sorted(who.roles))))}
+        for limit in (None, 1, 200):
+            listed = [t.id for t in list_tasks(username=username, viewer=who, limit=limit)]
+            assert len(listed) == len(set(listed)) and set(listed) <= expected, (username, limit)
+            assert len(listed) == (len(expected) if limit is None else min(limit, len(expected))), (username, limit)
+        assert {t.id for t in list_tasks(username=username, limit=None)} >= expected  # no viewer: no access rule

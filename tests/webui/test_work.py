@@ -79,3 +79,23 @@ def test_errors_never_show_internals(client, auth):
     auth.login_as("social_worker")
     response = client.get("/no/such/page")
     assert response.status_code == 404 and b"Traceback" not in response.data
+
+
+def test_my_work_links_are_the_addresses_url_for_gives(client, auth, web_app, db):
+    import re
+
+    from flask import url_for
+
+    from store.models import Task
+    [case] = record_contact(web_app)
+    auth.login_as("cads_social_worker")
+    page = client.get("/").get_data(as_text=True)
+    task = Task.get(Task.case == case.id)
+    with web_app.test_request_context():
+        wanted = {url_for("cases.case_page", case_id=case.id), url_for("tasks.task_page", task_id=task.id),
+                  url_for("work.claim", task_id=task.id)}
+        from webui.app import UrlPattern
+        assert UrlPattern("cases.case_page", "case_id")(case.id) == url_for("cases.case_page", case_id=case.id)
+        assert UrlPattern("tasks.task_page", "task_id")(task.id) == url_for("tasks.task_page", task_id=task.id)
+    found = set(re.findall(r'(?:href|action)="([^"]+)"', page))
+    assert wanted <= found, wanted - found
