@@ -36,7 +36,7 @@ def markdown(r: dict[str, Any]) -> str:
     lines += [f"| {c['cases']:,} | {c['open_tasks']:,} | {c['median_ms']} | {c['p95_ms']} | {c['samples']} | "
               f"{c.get('cpu_median_ms')} | {c['engine_floor']['median_ms']} | "
               f"{c['median_ms'] / c['engine_floor']['median_ms']:.2f} |" for c in r["caseload"]]
-    lines += ["", "## Case age (completing a review conference)", "",
+    lines += ["", "## Case age (completing a review conference; the reviews take turns, sample by sample)", "",
               "| Review | Stored state (KB) | Median | p95 | CPU | Engine floor median | Engine floor CPU |",
               "|---|---|---|---|---|---|---|"]
     lines += [f"| {a['review']} | {a['state_bytes'] / 1024:.1f} | {a['median_ms']} | {a['p95_ms']} | "

@@ -97,7 +97,7 @@ def _run(out_dir: Path, work: Path, profile: Profile, postgres_url: str | None, 
         _floor_step(service, templates["awaiting_cads_decision"], "cads_decision", {"decision": "assessment"},
                     stock=True), profile.samples))}
     log("case age")
-    results["case_age"] = [_age(service, copier, plans[n], n, by_role, profile.samples) for n in profile.age_reviews]
+    results["case_age"] = _ages(service, copier, plans, by_role, profile.samples)
     log("reads")
     # a plan at its fifth review has about fifty chronology entries: the case page's subject
     page_case = seed.drive_template(service, seed.long_plan(), by_role, date(2024, 3, 4), review=5)
@@ -135,17 +135,27 @@ def _completions(service, copier: seed.Copier, template: int, bpmn_id: str, over
     (service.complete_task); and the engine floor of the same step, three floor steps after
     each completion, so both are measured under the same conditions (the machine's load, the
     process's heap and its garbage collections) and their ratio means something."""
-    cases = copier.copy(template, samples)
-    today = service.clock.now().date()
-    found, floor = Samples(), Samples()
-    step = _floor_step(service, template, bpmn_id, overrides)
-    for case_id in cases:
-        task = Task.get((Task.case == case_id) & (Task.bpmn_id == bpmn_id))
-        form = build_form(task.form_name, overrides, today, service.engine.calendar)
-        username = _worker(task, by_role)
-        timed(lambda: service.complete_task(task.id, username, form, token=task.token), 1, into=found)
-        timed(step, 3, into=floor)
+    [(found, floor)] = _side_by_side(service, copier, [template], bpmn_id, overrides, by_role, samples)
     return found, floor
+
+
+def _side_by_side(service, copier: seed.Copier, templates: list[int], bpmn_id: str, overrides: dict,
+                  by_role: dict[str, str], samples: int) -> list[tuple[Samples, Samples]]:
+    """``_completions`` of the same task on several templates, taking turns sample by sample: a
+    machine whose speed drifts during the run (seen here: the engine floor 6 ms at one review's
+    turn, 11 ms at the next one's) slows each of them alike, so their ratio is the code's."""
+    copies = [copier.copy(template, samples) for template in templates]
+    today = service.clock.now().date()
+    steps = [_floor_step(service, template, bpmn_id, overrides) for template in templates]
+    results = [(Samples(), Samples()) for _ in templates]
+    for turn in zip(*copies):
+        for case_id, step, (found, floor) in zip(turn, steps, results):
+            task = Task.get((Task.case == case_id) & (Task.bpmn_id == bpmn_id))
+            form = build_form(task.form_name, overrides, today, service.engine.calendar)
+            username = _worker(task, by_role)
+            timed(lambda: service.complete_task(task.id, username, form, token=task.token), 1, into=found)
+            timed(step, 3, into=floor)
+    return results
 
 
 def _floor_step(service, template: int, bpmn_id: str, overrides: dict, stock: bool = False) -> Callable[[], None]:
@@ -160,13 +170,15 @@ def _floor_step(service, template: int, bpmn_id: str, overrides: dict, stock: bo
                                                  bpmn_id)
 
 
-def _age(service, copier, plan: int, review: int, by_role, samples: int) -> dict[str, Any]:
-    """Completing the ``review``-th review conference (continuing the plan) and the stored case's size."""
+def _ages(service, copier, plans: dict[int, int], by_role, samples: int) -> list[dict[str, Any]]:
+    """Completing the n-th review conference (continuing the plan) for each n, in turns, and the stored case's size."""
     overrides = {"outcome": "continue_plan", "categories": ["neglect"]}
-    timings, floor = _completions(service, copier, plan, "review_conference", overrides, by_role, samples)
-    return {"review": review, "state_bytes": len(CaseState.get_by_id(plan).state),
-            "chronology_entries": ChronologyEntry.select().where(ChronologyEntry.case == plan).count(),
-            **summary(timings), "engine_floor": summary(floor)}
+    reviews = sorted(plans)
+    measured = _side_by_side(service, copier, [plans[n] for n in reviews], "review_conference", overrides, by_role,
+                             samples)
+    return [{"review": n, "state_bytes": len(CaseState.get_by_id(plans[n]).state),
+             "chronology_entries": ChronologyEntry.select().where(ChronologyEntry.case == plans[n]).count(),
+             **summary(timings), "engine_floor": summary(floor)} for n, (timings, floor) in zip(reviews, measured)]
 
 
 def _reads(url: str, service, templates: dict[str, int], plans: dict[int, int], samples: int) -> dict[str, Any]:
