@@ -64,12 +64,10 @@ class Safeguarding:
 
     def current_diagrams(self) -> DiagramSet:
         """The newest published diagram set by publication (loading the shipped one on first use)."""
-        row = DiagramVersion.select().where(DiagramVersion.status == "published") \
-            .order_by(fn.COALESCE(DiagramVersion.published_at, DiagramVersion.created_at).desc(),
-                      DiagramVersion.created_at.desc()).first()
-        if row is None:
+        version = _NEWEST_PUBLISHED.scalar()  # the version alone: its files are parsed once, on first use
+        if version is None:
             return self.publish_diagrams()
-        return self.diagrams_for(row.version)
+        return self.diagrams_for(version)
 
     def diagrams_for(self, version: str) -> DiagramSet:
         cached = self.registry.get(version)
@@ -362,6 +360,10 @@ _SAME_CHILD = Prepared(lambda place: Person.select().where(
 _PREVIOUS_CASE = Prepared(lambda place: Case.select().where(
     Case.child == place("child"), Case.referral_date <= place("referral_date", Case.referral_date))
     .order_by(Case.referral_date.desc(), Case.id.desc()).limit(1))
+_NEWEST_PUBLISHED = Prepared(lambda place: DiagramVersion.select(DiagramVersion.version)
+                             .where(DiagramVersion.status == "published")
+                             .order_by(fn.COALESCE(DiagramVersion.published_at, DiagramVersion.created_at).desc(),
+                                       DiagramVersion.created_at.desc()).limit(1))
 _CASE_BY_ID = Prepared(lambda place: Case.select().where(Case.id == place("id")))
 _CASE_AND_STATE = Prepared(lambda place: Case.select(Case, CaseState.state.alias("workflow_state")).join(CaseState)
                            .where(Case.id == place("case")).objects())

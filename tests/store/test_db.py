@@ -30,3 +30,28 @@ def test_workflow_state_is_saved_without_its_spec(engine, diagrams):
     specs = json.dumps([registry.convert(diagrams.spec)] +
                        [registry.convert(spec) for spec in diagrams.subprocess_specs.values()], default=str)
     assert len(specs) > 5 * len(outcome.state)  # what a full save would carry on every write
+
+
+def test_the_wal_is_checkpointed_after_commits_by_a_thread_not_inside_them(tmp_path):
+    """A commit never copies the WAL into the database while it holds the writers' turn (SQLite's
+    own checkpoint waits for 10,000 pages); the process's checkpointer does it after commits."""
+    from store.db import _Checkpointer
+    path = str(tmp_path / "x.db")
+    db = make_database(f"sqlite:///{path}")
+    db.connect()
+    assert db.execute_sql("PRAGMA wal_autocheckpoint").fetchone()[0] == 10_000
+    db.execute_sql("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)")
+    checkpointer = _Checkpointer.of(path)
+    before = checkpointer.done
+    for n in range(300):  # about 600 WAL pages
+        with db.atomic():
+            db.execute_sql("INSERT INTO t (body) VALUES (?)", ["x" * 5000])
+    assert checkpointer.wait(before + 1), "no checkpoint after the commits"
+    with db.atomic():
+        db.execute_sql("INSERT INTO t (body) VALUES (?)", ["last"])
+    assert checkpointer.wait(checkpointer.done + 1)
+    busy, in_wal, copied = db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0 and in_wal == copied  # nothing left that the checkpointer had not copied
+    db.close()
+    import sqlite3
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM t").fetchone()[0] == 301
