@@ -482,8 +482,8 @@ def list_tasks(role: str | None = None, username: str | None = None, limit: int 
         if not dated and limit is not None and len(found) >= limit:
             break  # undated tasks come after every dated one
         for kind, values in parts:
-            rows = _QUEUE_PART[kind, dated, limit is None, viewer].rows(**values, **bound)
-            found.update((t.id, t) for t in rows)
+            rows = _QUEUE_PART[kind, dated, limit is None, viewer].tuples(**values, **bound)
+            found.update((t.id, t) for t in _queue_tasks(rows))
     return sorted(found.values(), key=lambda t: (t.due is None, t.due or date.min, t.created_at, t.id))[:limit]
 
 
@@ -494,11 +494,42 @@ _QUEUE_PARTS = {"mine": lambda place: Task.assignee == place("user"),
                 "all": lambda place: None}
 
 
+# What a queue shows, not whole cases: each model's columns, in the order they are selected.
+_QUEUE_COLUMNS = ((Task, tuple(Task._meta.sorted_fields)),
+                  (Case, (Case.id, Case.child, Case.diagram_version, Case.stage, Case.status, Case.referral_date)),
+                  (Person, (Person.id, Person.given_name, Person.family_name)),
+                  (User, (User.id, User.username, User.full_name)))
+
+
+def _queue_tasks(rows: list[tuple]) -> list[Task]:
+    """A queue's rows as tasks with their case, the case's child and the assignee, built here:
+    peewee's general row conversion (a model instance per table, each value set through its
+    field) took 3.5 ms of a 16 ms inbox page of 50 rows. Values are converted by each field, as
+    peewee converts them; the instances are what a peewee query of these columns gives."""
+    tasks = []
+    for row in rows:
+        values = iter(row)
+        task, case, child, assignee = (_loaded(model, {f.name: None if v is None else f.python_value(v)
+                                                       for f, v in zip(fields, values)})
+                                       for model, fields in _QUEUE_COLUMNS)
+        case.__rel__["child"] = child
+        task.__rel__["case"] = case
+        if assignee.__data__["id"] is not None:
+            task.__rel__["assignee"] = assignee
+        tasks.append(task)
+    return tasks
+
+
+def _loaded(model, data: dict[str, Any]):
+    """An instance of ``model`` holding ``data`` as read (nothing dirty), as peewee's rows are."""
+    instance = model.__new__(model)
+    instance.__data__, instance._dirty, instance.__rel__ = data, set(), {}
+    return instance
+
+
 def _queue_part(key: tuple[str, bool, bool, Viewer | None], place) -> Any:
     kind, dated, unlimited, viewer = key
-    query = (Task.select(Task, Case.id, Case.child, Case.diagram_version, Case.stage, Case.status,
-                         Case.referral_date, Person.id, Person.given_name, Person.family_name,
-                         User.id, User.username, User.full_name)  # what a queue shows, not whole cases
+    query = (Task.select(*(f for _model, fields in _QUEUE_COLUMNS for f in fields))
              .join(Case).join(Person).switch(Task).join(User, JOIN.LEFT_OUTER, on=(Task.assignee == User.id))
              .where(Task.due.is_null(False) if dated else Task.due.is_null()))
     part = _QUEUE_PARTS[kind](place)

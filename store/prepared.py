@@ -87,6 +87,11 @@ class Prepared:
         query, cursor = self._cursor(values)
         return list(query._get_cursor_wrapper(cursor))
 
+    def tuples(self, **values) -> list[tuple]:
+        """Every row as the database returns it (no conversion: for callers that build their own)."""
+        _query, cursor = self._cursor(values)
+        return cursor.fetchall()
+
     def first(self, **values) -> Any | None:
         found = self.rows(**values)
         return found[0] if found else None

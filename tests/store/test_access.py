@@ -182,3 +182,31 @@ def test_a_viewers_task_list_is_what_the_task_rule_lets_them_see(app, cases, clo
             assert len(listed) == len(set(listed)) and set(listed) <= expected, (username, limit)
             assert len(listed) == (len(expected) if limit is None else min(limit, len(expected))), (username, limit)
         assert {t.id for t in list_tasks(username=username, limit=None)} >= expected  # no viewer: no access rule
+
+
+def test_a_queues_tasks_hold_what_peewee_reads_for_them(app, cases):
+    """The queue builds its rows itself (store/cases.py _queue_tasks): the same values, converted
+    the same way, as peewee's own query of the task with its case, child and assignee."""
+    from peewee import JOIN
+
+    from store.cases import _QUEUE_COLUMNS
+    from store.models import Person
+    seen_assigned = False
+    for username in ("cads.sw", "sw.priya"):
+        for task in list_tasks(username=username, viewer=viewer(username), limit=None):
+            read = (Task.select(Task, Case, Person, User).join(Case).join(Person).switch(Task)
+                    .join(User, JOIN.LEFT_OUTER, on=(Task.assignee == User.id)).where(Task.id == task.id).get())
+            built = {Task: task, Case: task.case, Person: task.case.child, User: task.assignee}
+            expected = {Task: read, Case: read.case, Person: read.case.child, User: read.assignee}
+            for model, fields in _QUEUE_COLUMNS:
+                if expected[model] is None:
+                    assert built[model] is None
+                    continue
+                names = [f.name for f in fields]  # a foreign key's value is the id read
+                assert {n: built[model].__data__[n] for n in names} == {n: expected[model].__data__[n] for n in names}
+                assert not built[model].is_dirty()
+            assert ((task.case.reference, task.case.child.display_name)
+                    == (read.case.reference, read.case.child.display_name))
+            assert type(task.due) is type(read.due) and type(task.created_at) is type(read.created_at)
+            seen_assigned |= task.assignee is not None
+    assert seen_assigned  # both kinds of row were compared
