@@ -167,28 +167,25 @@ class _Checkpointer:
 
     def _run(self) -> None:
         connection = None
-        try:
-            while True:
-                if not self._asked.wait(self.IDLE):
-                    with self._lock:
-                        if not self._asked.is_set():  # nobody asked meanwhile: the next commit starts another
-                            self._running.pop(self._key, None)
-                            return
-                self._asked.clear()
-                with self._busy:
-                    try:
-                        connection = connection or sqlite3.connect(self.path, check_same_thread=False)
-                        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    except sqlite3.Error:  # the next commit asks again; SQLite's own checkpoint is the backstop
-                        connection = None
-                with self._idle:
-                    self.done += 1
-                    self._idle.notify_all()
-                time.sleep(self.INTERVAL)
-        finally:
-            if connection is not None:
-                with self._busy:
-                    connection.close()
+        while True:
+            if not self._asked.wait(self.IDLE):
+                with self._lock:  # (a fork waits for this too)
+                    if not self._asked.is_set():  # nobody asked meanwhile: the next commit starts another
+                        self._running.pop(self._key, None)
+                        if connection is not None:
+                            connection.close()
+                        return
+            self._asked.clear()
+            with self._busy:
+                try:
+                    connection = connection or sqlite3.connect(self.path, check_same_thread=False)
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:  # the next commit asks again; SQLite's own checkpoint is the backstop
+                    connection = None
+            with self._idle:
+                self.done += 1
+                self._idle.notify_all()
+            time.sleep(self.INTERVAL)
 
     @classmethod
     def _before_fork(cls) -> None:

@@ -55,3 +55,27 @@ def test_the_wal_is_checkpointed_after_commits_by_a_thread_not_inside_them(tmp_p
     db.close()
     import sqlite3
     assert sqlite3.connect(path).execute("SELECT count(*) FROM t").fetchone()[0] == 301
+
+
+def test_an_idle_checkpointer_ends_and_the_next_commit_starts_another(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from store.db import _Checkpointer
+    monkeypatch.setattr(_Checkpointer, "IDLE", 0.2)
+    path = str(tmp_path / "x.db")
+    db = make_database(f"sqlite:///{path}")
+    db.connect()
+    with db.atomic():
+        db.execute_sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    first = _Checkpointer.of(path)
+    assert first.wait(1)
+    deadline = time.monotonic() + 5
+    while (os.getpid(), path) in _Checkpointer._running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (os.getpid(), path) not in _Checkpointer._running  # its thread ended, with its connection
+    with db.atomic():
+        db.execute_sql("INSERT INTO t DEFAULT VALUES")
+    second = _Checkpointer.of(path)
+    assert second is not first and second.wait(1)
+    db.close()
