@@ -71,8 +71,8 @@ def _run(out_dir: Path, work: Path, profile: Profile, postgres_url: str | None, 
     log("seeding templates and driving long plans")
     templates: dict[str, int] = {}
     copier = seed.Copier()
-    plans = {n: seed.drive_template(service, seed.long_plan(), by_role, date(2012 + i * 4, 3, 5), review=n)
-             for i, n in enumerate(profile.age_reviews)}
+    plans = {n: seed.drive_template(service, seed.long_plan(), by_role, date(2012 + i * 4, 3, 5), review=n,
+                                    settled=True) for i, n in enumerate(profile.age_reviews)}
     caseload = []
     completion_at: dict[int, dict] = {}
     floors: dict[int, dict] = {}

@@ -66,11 +66,15 @@ def users(service) -> dict[str, str]:
 
 
 def drive_template(service, scenario: Scenario, by_role: dict[str, str], start: date = START,
-                   review: int = 1) -> int:
+                   review: int = 1, settled: bool = False) -> int:
     """One case driven through the real engine and store down ``scenario``; its id.
 
     With ``review`` > 1 (a plan waiting for its review conference), the earlier reviews are
     held first, each continuing the plan: the case is then at its ``review``-th review.
+    ``settled``: the case then waits at ``scenario.stop_before`` alone. The drive stops as soon
+    as that task opens, whatever else is open then (a core group meeting under way beside a
+    review conference, or not, depending on the dates): the case-age section compares the same
+    step at the first and the twentieth review, so its templates are settled.
     """
     clock = FixedClock(datetime.combine(start, time(9, 0), tzinfo=timezone.utc))
     previous, service.clock = service.clock, clock
@@ -91,6 +95,10 @@ def drive_template(service, scenario: Scenario, by_role: dict[str, str], start: 
             except _Enough:
                 pass
             drive_case(service, clock, case.id, scenario, by_role, max_steps=400)
+        if settled:  # everything else the scenario completes, leaving its stopping task open
+            others = {k: v for k, v in scenario.choices.items() if k != scenario.stop_before}
+            drive_case(service, clock, case.id, dataclasses.replace(scenario, choices=others, stop_before=None),
+                       by_role, max_steps=20)
     finally:
         service.clock = previous
     return case.id

@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
+import pytest
+
+from store.models import Task
 from tests.conftest import POSTGRES_URL
 from webui.cli import main
 
@@ -28,3 +32,16 @@ def test_quick_bench_writes_every_section(tmp_path, capsys):
         assert heading in markdown
     assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "results in" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_case_age_templates_wait_at_the_same_place(app):
+    """A plan's drive stops when its review conference opens, with a core group meeting under way
+    beside it or not, depending on the dates; settled, every template waits at the review alone,
+    so the first and a later review are the same step."""
+    from bench import seed
+    by_role = seed.users(app.service)
+    plans = [seed.drive_template(app.service, seed.long_plan(), by_role, date(2012 + 4 * i, 3, 5), review=n,
+                                 settled=True) for i, n in enumerate((1, 3))]
+    waiting = [sorted(t.bpmn_id for t in Task.select().where(Task.case == case_id)) for case_id in plans]
+    assert waiting == [["review_conference"], ["review_conference"]]
