@@ -306,7 +306,7 @@ def refused_attempts(viewer: Viewer, case_id: int | None = None, limit: int = 20
 
 
 __all__ = ["RestrictedCase", "CaseAccess", "Viewer", "case_condition", "task_condition", "not_hidden",
-           "visible_case_ids", "visible_among", "can_see_case", "can_open_task", "is_restricted", "is_hidden", "restriction",
-           "may_restrict", "restrict_case", "grant_access", "revoke_access", "unrestrict_case", "refused_attempts",
+           "visible_case_ids", "visible_among", "can_see_case", "can_open_task", "is_restricted", "is_hidden",
+           "restriction", "may_restrict", "restrict_case", "grant_access", "revoke_access", "unrestrict_case", "refused_attempts",
            "backfill_case_teams",
            "FRONT_DOOR", "LOCALITY", "MASH"]

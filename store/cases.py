@@ -23,7 +23,7 @@ from .models import (Case, CaseState, ChronologyEntry, Conference, Contact, Diag
                      ReviewConference, Task, User)
 from .timeutil import to_db
 from .users import actor_for
-from .access import Viewer, task_condition
+from .access import Viewer, task_condition  # noqa: I001 - after .models, as audit and history are
 from . import audit, history  # noqa: I001 - after .models, which registers the audit and archive tables
 
 SCHEDULING_TASKS = {"schedule_icpc": ("icpc", "icpc_due"), "schedule_review": ("review", "next_review_due"),

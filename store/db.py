@@ -87,7 +87,7 @@ class QueuedSqliteDatabase(SqliteDatabase):
         finally:
             self._end_turn()
             if self._file is not None:
-                _Checkpointer.of(self._file).wanted()
+                _Checkpointer.ask(self._file)
 
     def rollback(self):
         try:
@@ -145,25 +145,34 @@ class _Checkpointer:
         self._key = (os.getpid(), path)
         self._asked = threading.Event()
         self._busy = threading.Lock()  # held while SQLite is in use, and across a fork
-        self._idle = threading.Condition()
+        self._progress = threading.Condition()
         threading.Thread(target=self._run, name=f"checkpoint {Path(path).name}", daemon=True).start()
 
     @classmethod
     def of(cls, path: str) -> "_Checkpointer":
-        key = (os.getpid(), path)  # a forked worker starts its own thread
+        """This process's checkpointer of ``path`` (started if there is none)."""
         with cls._lock:
-            found = cls._running.get(key)
-            if found is None:
-                found = cls._running[key] = cls(path)
-            return found
+            return cls._started(path)
 
-    def wanted(self) -> None:
-        self._asked.set()
+    @classmethod
+    def ask(cls, path: str) -> None:
+        """Ask for a checkpoint of ``path``, under the lock an idle thread ends under: the request
+        reaches a thread that will run it, or starts a new one."""
+        with cls._lock:
+            cls._started(path)._asked.set()
+
+    @classmethod
+    def _started(cls, path: str) -> "_Checkpointer":  # with cls._lock held
+        key = (os.getpid(), path)  # a forked worker starts its own thread
+        found = cls._running.get(key)
+        if found is None:
+            found = cls._running[key] = cls(path)
+        return found
 
     def wait(self, checkpoints: int, timeout: float = 10.0) -> bool:
         """Until ``checkpoints`` have run in all (for tests); whether they had."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self.done >= checkpoints, timeout)
+        with self._progress:
+            return self._progress.wait_for(lambda: self.done >= checkpoints, timeout)
 
     def _run(self) -> None:
         connection = None
@@ -182,9 +191,9 @@ class _Checkpointer:
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error:  # the next commit asks again; SQLite's own checkpoint is the backstop
                     connection = None
-            with self._idle:
+            with self._progress:
                 self.done += 1
-                self._idle.notify_all()
+                self._progress.notify_all()
             time.sleep(self.INTERVAL)
 
     @classmethod

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from urllib.parse import quote
 from pathlib import Path
+from urllib.parse import quote
 
 from flask import (Flask, abort, current_app, g, has_request_context, jsonify, render_template, request,
                    send_from_directory, url_for)
