@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sqlite3
 import threading
-import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -28,8 +26,7 @@ def make_database(url: str | None = None):
         # BEGIN IMMEDIATE takes the write lock when a unit of work starts, so two writers of
         # one case queue instead of both reading the same version.
         return QueuedSqliteDatabase(path, lock_type="IMMEDIATE", check_same_thread=False, pragmas={
-            "journal_mode": "wal", "busy_timeout": 30000, "foreign_keys": 1, "synchronous": "normal",
-            "wal_autocheckpoint": QueuedSqliteDatabase.AUTOCHECKPOINT_PAGES})
+            "journal_mode": "wal", "busy_timeout": 30000, "foreign_keys": 1, "synchronous": "normal"})
     if parsed.scheme in ("postgres", "postgresql"):
         extra = {key: values[-1] for key, values in parse_qs(parsed.query).items()}  # e.g. options=-csearch_path=x
         return BatchingPostgresqlDatabase(parsed.path.lstrip("/") or "postgres", host=parsed.hostname or "127.0.0.1",
@@ -63,14 +60,10 @@ class QueuedSqliteDatabase(SqliteDatabase):
 
     _holders: dict[str, int] = {}  # queue file -> the thread holding the turn (per process)
     _holders_lock = threading.Lock()
-    # SQLite's own checkpoint runs inside the COMMIT that takes the WAL past this many pages; the
-    # checkpointer (below) normally gets there long before, so this only bounds the WAL if it cannot.
-    AUTOCHECKPOINT_PAGES = 10_000
 
     def __init__(self, database, *args, **kwargs) -> None:
         super().__init__(database, *args, **kwargs)
         self._queue = None if database in (":memory:", "") else f"{database}-writers"
-        self._file = None if self._queue is None else os.path.realpath(database)  # one checkpointer per file
         self._local = threading.local()
 
     def begin(self, lock_type=None):
@@ -86,8 +79,6 @@ class QueuedSqliteDatabase(SqliteDatabase):
             return super().commit()
         finally:
             self._end_turn()
-            if self._file is not None:
-                _Checkpointer.ask(self._file)
 
     def rollback(self):
         try:
@@ -117,105 +108,6 @@ class QueuedSqliteDatabase(SqliteDatabase):
         with self._holders_lock:
             self._holders.pop(self._queue, None)
         fcntl.flock(self._local.fd, fcntl.LOCK_UN)
-
-
-class _Checkpointer:
-    """Copies a database's WAL into the database file from a thread of its own, after commits.
-
-    SQLite's automatic checkpoint runs inside the COMMIT that takes the WAL past 1,000 pages
-    (4 MB), and with the database file to write and sync that COMMIT took 20 to 50 ms while it
-    still held the writers' turn: every writer of every worker waited behind it (bench/: the p95
-    of an API contact was 32 ms; 17.7 ms with the checkpoints moved out). Here a commit only
-    asks for a checkpoint; one thread per process and database runs a PASSIVE checkpoint (it
-    never waits for, nor holds up, readers and writers) at most every ``INTERVAL`` seconds, on
-    a connection of its own. The thread and its connection end after ``IDLE`` seconds without
-    commits. A process that ends first leaves its WAL to the next checkpoint, or to SQLite's
-    own when the last connection closes. A fork waits for a checkpoint under way, so a child
-    never inherits SQLite in the middle of one.
-    """
-
-    INTERVAL = 0.25
-    IDLE = 30.0
-    _running: dict[tuple[int, str], "_Checkpointer"] = {}  # (process, database file) -> its checkpointer
-    _lock = threading.Lock()
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.done = 0  # checkpoints run (tests wait for them)
-        self._key = (os.getpid(), path)
-        self._asked = threading.Event()
-        self._busy = threading.Lock()  # held while SQLite is in use, and across a fork
-        self._progress = threading.Condition()
-        threading.Thread(target=self._run, name=f"checkpoint {Path(path).name}", daemon=True).start()
-
-    @classmethod
-    def of(cls, path: str) -> "_Checkpointer":
-        """This process's checkpointer of ``path`` (started if there is none)."""
-        with cls._lock:
-            return cls._started(path)
-
-    @classmethod
-    def ask(cls, path: str) -> None:
-        """Ask for a checkpoint of ``path``, under the lock an idle thread ends under: the request
-        reaches a thread that will run it, or starts a new one."""
-        with cls._lock:
-            cls._started(path)._asked.set()
-
-    @classmethod
-    def _started(cls, path: str) -> "_Checkpointer":  # with cls._lock held
-        key = (os.getpid(), path)  # a forked worker starts its own thread
-        found = cls._running.get(key)
-        if found is None:
-            found = cls._running[key] = cls(path)
-        return found
-
-    def wait(self, checkpoints: int, timeout: float = 10.0) -> bool:
-        """Until ``checkpoints`` have run in all (for tests); whether they had."""
-        with self._progress:
-            return self._progress.wait_for(lambda: self.done >= checkpoints, timeout)
-
-    def _run(self) -> None:
-        connection = None
-        while True:
-            if not self._asked.wait(self.IDLE):
-                with self._lock:  # (a fork waits for this too)
-                    if not self._asked.is_set():  # nobody asked meanwhile: the next commit starts another
-                        self._running.pop(self._key, None)
-                        if connection is not None:
-                            connection.close()
-                        return
-            self._asked.clear()
-            with self._busy:
-                try:
-                    connection = connection or sqlite3.connect(self.path, check_same_thread=False)
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error:  # the next commit asks again; SQLite's own checkpoint is the backstop
-                    connection = None
-            with self._progress:
-                self.done += 1
-                self._progress.notify_all()
-            time.sleep(self.INTERVAL)
-
-    @classmethod
-    def _before_fork(cls) -> None:
-        cls._lock.acquire()
-        for checkpointer in list(cls._running.values()):
-            checkpointer._busy.acquire()
-
-    @classmethod
-    def _after_fork_in_parent(cls) -> None:
-        for checkpointer in list(cls._running.values()):
-            checkpointer._busy.release()
-        cls._lock.release()
-
-    @classmethod
-    def _after_fork_in_child(cls) -> None:
-        cls._lock = threading.Lock()
-        cls._running = {}  # the parent's threads are not in the child
-
-
-os.register_at_fork(before=_Checkpointer._before_fork, after_in_parent=_Checkpointer._after_fork_in_parent,
-                    after_in_child=_Checkpointer._after_fork_in_child)
 
 
 class BatchingPostgresqlDatabase(PostgresqlDatabase):
