@@ -22,6 +22,7 @@ from peewee import fn
 from engine import EngineError
 from engine.migration import restored_outcome
 from store.audit import AuditEntry, verify_chain
+from store.db import QueuedSqliteDatabase
 from store.demo import SCENARIOS, build_form, contact_payload
 from store.models import Case, CaseState, ChronologyEntry, Contact, Task
 from store.timerworker import run_due_timers
@@ -33,7 +34,7 @@ DECISIONS = ["assessment", "mash_checks", "strategy_discussion", "nfa", "advice"
 # Shared with the worker: what it is doing when it dies.
 PHASE, TX, CASE, VERSION, OPS = range(5)
 IDLE, COMPLETING = 0, 1
-NO_TX, IN_TX, COMMITTING = 0, 1, 2
+NO_TX, IN_TX, COMMITTING, CHECKPOINTING = 0, 1, 2, 3
 
 
 def _instrument(db, slots) -> None:
@@ -56,6 +57,12 @@ def _instrument(db, slots) -> None:
         slots[TX] = NO_TX
         return result
     db.begin, db.commit, db.rollback = traced_begin, traced_commit, traced_rollback
+    checkpoint = getattr(db, "checkpoint", None)
+    if checkpoint is not None:  # SQLite: after a commit, the WAL's checkpoint (store/db.py)
+        def traced_checkpoint():
+            slots[TX] = CHECKPOINTING
+            return checkpoint()
+        db.checkpoint = traced_checkpoint
 
 
 def _work(app, users, slots, task_slot, ready, day: int, seed: int) -> None:
@@ -155,8 +162,11 @@ def in_flight(slots, task_slot) -> str:
 
 
 @pytest.mark.parametrize("seed", [20261214])
-def test_killing_the_worker_at_random_moments_never_leaves_half_a_step(app, users, db_url, seed):
+def test_killing_the_worker_at_random_moments_never_leaves_half_a_step(app, users, db_url, seed, monkeypatch):
     kind = "postgres" if db_url.startswith("postgres") else "sqlite"
+    # SQLite: the worker checkpoints its WAL after every third commit (store/db.py), so kills land in
+    # checkpoints too, not only in steps.
+    monkeypatch.setattr(QueuedSqliteDatabase, "CHECKPOINT_EVERY", 3)
     rng, context = random.Random(seed), multiprocessing.get_context("fork")
     slots, task_slot = context.Array("i", 5, lock=False), context.Array("c", 40, lock=False)
     landed, tx_states, started = Counter(), Counter(), time.monotonic()
@@ -178,7 +188,7 @@ def test_killing_the_worker_at_random_moments_never_leaves_half_a_step(app, user
         assert worker.exitcode == -signal.SIGKILL, f"the worker stopped by itself ({worker.exitcode})"
         if kind == "postgres":
             wait_for_orphaned_sessions(app)
-        tx_states[("outside a transaction", "inside a transaction", "committing")[slots[TX]]] += 1
+        tx_states[("outside a transaction", "inside a transaction", "committing", "checkpointing")[slots[TX]]] += 1
         app.clock.set(START + timedelta(days=day))
         landed[in_flight(slots, task_slot)] += 1
         check_store(app, START + timedelta(days=day), sqlite=kind == "sqlite")
