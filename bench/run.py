@@ -250,17 +250,15 @@ def _http(kind: str, url: str, service, copier, templates, by_role, profile: Pro
     worker_token, contact_token = _tokens(service)
     contact = contact_payload(seed.STAGES[0][0], service.clock.now().date(), 3)
     meeting = _meeting_form(service)
+    step = _floor_step(service, templates["cp_plan_core_group"], "core_group_meeting",
+                       {"another_meeting_before_review": True})
     with load.gunicorn(url, profile.http_workers, work / f"gunicorn-{kind}.log") as (port, _server):
         _warm_up(port, worker_token, contact_token, tasks, contact, profile.http_workers, meeting)
-        alone = tasks[:1]  # updated in place to the case's next meeting, like every list of tasks here
-        single = load.run_load(port, worker_token, contact_token, alone, contact, 1, profile.http_seconds / 3,
-                               max(profile.samples, 20) * 5, meeting)
-        tasks[0] = alone[0]
+        # One client's completions, each followed by a floor step of the same task here, in turns,
+        # so both see the machine at the same speed (as in process: _side_by_side).
+        single, floor = _single_client(port, worker_token, tasks, meeting, step, max(profile.samples, 20) * 5)
         loaded = load.run_load(port, worker_token, contact_token, tasks, contact, profile.http_clients,
                                profile.http_seconds, 100_000, meeting)
-    # The floor of the same step (a core group meeting), to set the single client's completions against.
-    floor = timed(_floor_step(service, templates["cp_plan_core_group"], "core_group_meeting",
-                              {"another_meeting_before_review": True}), max(profile.samples, 20) * 5)
     done = len(loaded["latencies"]["complete"]) + len(loaded["latencies"]["contact"])
     log(f"  {kind}: {done / loaded['wall_s']:.0f} requests/s")
     return {"database": kind, "workers": profile.http_workers, "clients": profile.http_clients,
@@ -270,8 +268,27 @@ def _http(kind: str, url: str, service, copier, templates, by_role, profile: Pro
             "failures": loaded["failures"], "failure_reasons": loaded["failure_reasons"],
             "client_cpu_share": round(loaded["client_cpu_s"] / (loaded["wall_s"] * (os.cpu_count() or 1)), 3),
             "complete": summary(loaded["latencies"]["complete"]), "contact": summary(loaded["latencies"]["contact"]),
-            "single_client_complete": summary(single["latencies"]["complete"]),
+            "single_client_complete": summary(single),
             "engine_floor": {"task": "core_group_meeting", **summary(floor)}}
+
+
+def _single_client(port: int, token: str, tasks: list[str], meeting: dict, floor_step: Callable[[], None],
+                   turns: int) -> tuple[Samples, Samples]:
+    """``turns`` completions over HTTP by one client (on its own case, as the load's clients do),
+    each followed by one engine-floor step in this process while the server is idle."""
+    client = load.Client(port, token)
+    completions, floor = Samples(), Samples()
+    try:
+        for _ in range(turns):
+            start = time.perf_counter()
+            status, tasks[0], body = load.complete_meeting(client, tasks[0], meeting)
+            if status != 200:
+                raise RuntimeError(f"a single client's completion failed: {status} {body}")
+            completions.append(time.perf_counter() - start)
+            timed(floor_step, 1, into=floor)
+    finally:
+        client.close()
+    return completions, floor
 
 
 def _warm_up(port: int, worker_token: str, contact_token: str, tasks: list[str], contact: dict, workers: int,

@@ -25,6 +25,8 @@ def test_quick_bench_writes_every_section(tmp_path, capsys):
     assert all(results["reads"][page]["status"] == 200 for page in ("inbox", "case_page", "calendar_month"))
     assert [h["database"] for h in results["http"]] == ["sqlite", "postgresql"]
     assert all(h["completions_per_s"] > 0 and h["contact"]["samples"] > 0 for h in results["http"])
+    # one client's completions and the floor steps they are compared with are taken in turns
+    assert all(h["single_client_complete"]["samples"] == h["engine_floor"]["samples"] > 0 for h in results["http"])
     assert [m["completions"] >= want for m, want in zip(results["memory"]["marks"], (60, 120))] == [True, True]
     assert len(results["targets"]) == 11 and all(t["value"] is not None for t in results["targets"])
     markdown = (out / "results.md").read_text()
