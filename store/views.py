@@ -10,7 +10,8 @@ from engine import DEADLINE_KEYS, WorkingDayCalendar
 
 from .cases import chronology, get_case, siblings
 from .models import Case, Task, User
-from .prepared import Prepared
+from .access import Viewer, case_condition
+from .prepared import Prepared, PreparedFamily
 from .timeutil import from_db
 
 # deadline key -> (due column, column recording when it was met)
@@ -63,16 +64,32 @@ def case_summary(case_id: int, today: date, calendar: WorkingDayCalendar) -> dic
 
 def open_tasks(case_id: int) -> list[dict[str, Any]]:
     """A case's open tasks as plain data, soonest due first (one query: an API answer needs no more)."""
-    tasks = _OPEN_TASKS.rows(case=case_id)
+    return _task_dicts(_OPEN_TASKS.rows(case=case_id))
+
+
+def open_tasks_if_visible(viewer: Viewer, case_id: int) -> list[dict[str, Any]]:
+    """``open_tasks(case_id)`` if ``viewer`` may see the case (store/access.py), else none: the
+    check and the read in one statement (an API completion answers with them, and the step it
+    has just made may have taken the case out of the viewer's sight)."""
+    return _task_dicts(_VISIBLE_OPEN_TASKS[viewer].rows(case=case_id))
+
+
+def _task_dicts(tasks) -> list[dict[str, Any]]:
     return [{"id": t.id, "task": t.bpmn_id, "name": t.name, "role": t.role,
              "assignee": t.assignee.username if t.assignee_id else None,
              "due": t.due.isoformat() if t.due else None, "token": t.token} for t in tasks]
 
 
-# An API completion answers with the case's open tasks (store/prepared.py: built once).
-_OPEN_TASKS = Prepared(lambda place: Task.select(Task, User.username)
-                       .join(User, JOIN.LEFT_OUTER, on=(Task.assignee == User.id))
-                       .where(Task.case == place("case")).order_by(Task.due.asc(nulls="LAST"), Task.created_at))
+def _open_tasks_query(place):
+    return (Task.select(Task, User.username).join(User, JOIN.LEFT_OUTER, on=(Task.assignee == User.id))
+            .where(Task.case == place("case")).order_by(Task.due.asc(nulls="LAST"), Task.created_at))
+
+
+# An API completion answers with the case's open tasks (store/prepared.py: built once; per viewer
+# with the access rule's case condition).
+_OPEN_TASKS = Prepared(_open_tasks_query)
+_VISIBLE_OPEN_TASKS = PreparedFamily(lambda viewer, place: _open_tasks_query(place).where(
+    Task.case.in_(Case.select(Case.id).where(Case.id == place("case"), case_condition(viewer)))), limit=4096)
 
 
 STATUTORY_FIELDS = (

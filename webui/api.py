@@ -23,7 +23,7 @@ from store.idempotency import check_key, fingerprint, remember, reserve
 from store.models import Case, Task
 from store.tasks import claim_task
 from store.tokens import user_for_token
-from store.views import case_summary, open_tasks
+from store.views import case_summary, open_tasks_if_visible
 
 from .access import FRONT_DOOR, can_see_case, can_see_referrer, get_case_or_404, get_task_or_404, viewer
 from .app import clock, csrf, service
@@ -238,7 +238,7 @@ def complete(task_id: str):
     result = service().complete_task(task, current_user.username, data, token=token,
                                      acting=(current_user.user, current_user.actor))
     case = result.case
-    tasks = open_tasks(case.id) if can_see_case(case) else []
+    tasks = open_tasks_if_visible(viewer(), case.id)
     done = result.outcome.completed_task
     return jsonify({
         "completed_task": {"id": done.id, "element_id": done.bpmn_id, "title": done.name},

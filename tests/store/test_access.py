@@ -210,3 +210,22 @@ def test_a_queues_tasks_hold_what_peewee_reads_for_them(app, cases):
             assert type(task.due) is type(read.due) and type(task.created_at) is type(read.created_at)
             seen_assigned |= task.assignee is not None
     assert seen_assigned  # both kinds of row were compared
+
+
+def test_a_cases_open_tasks_are_given_to_those_who_may_see_it_in_one_statement(app, cases, clock):
+    """The API's answer to a completion (store/views.py open_tasks_if_visible): the case's open
+    tasks for a viewer the case rule lets see it, none for anyone else, also after a change of rule."""
+    from store.views import open_tasks, open_tasks_if_visible
+    front, allocated = cases
+    names = ("contact.officer", "cads.sw", "sw.priya", "sw.omar", "sw.bella", "tm.claire", "admin", "mash.police")
+
+    def check():
+        for username in names:
+            for case_id in (front, allocated):
+                shown = open_tasks_if_visible(viewer(username), case_id)
+                assert shown == (open_tasks(case_id) if can_see_case(viewer(username), case_id) else []), username
+    check()
+    assert open_tasks_if_visible(viewer("sw.priya"), allocated) and not open_tasks_if_visible(viewer("sw.bella"), allocated)
+    restrict_case(allocated, "tm.claire", "Child related to a member of staff", ["sw.omar"], clock.now())
+    check()
+    assert not open_tasks_if_visible(viewer("sw.priya"), allocated) and open_tasks_if_visible(viewer("sw.omar"), allocated)
