@@ -95,10 +95,11 @@ class QueuedSqliteDatabase(SqliteDatabase):
             result = super().commit()
         finally:
             self._end_turn()
-        self._commits += 1
-        if self._commits >= self.CHECKPOINT_EVERY and self._queue is not None:
-            self._commits = 0
-            self.checkpoint()
+        if self._queue is not None:  # a file (an in-memory database has no WAL)
+            self._commits += 1
+            if self._commits >= self.CHECKPOINT_EVERY:
+                self._commits = 0
+                self.checkpoint()
         return result
 
     def checkpoint(self) -> tuple[int, int, int] | None:

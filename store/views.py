@@ -10,7 +10,7 @@ from engine import DEADLINE_KEYS, WorkingDayCalendar
 
 from .cases import chronology, get_case, siblings
 from .models import Case, Task, User
-from .access import Viewer, case_condition
+from .access import Viewer, visible_case_ids
 from .prepared import Prepared, PreparedFamily
 from .timeutil import from_db
 
@@ -89,7 +89,7 @@ def _open_tasks_query(place):
 # with the access rule's case condition).
 _OPEN_TASKS = Prepared(_open_tasks_query)
 _VISIBLE_OPEN_TASKS = PreparedFamily(lambda viewer, place: _open_tasks_query(place).where(
-    Task.case.in_(Case.select(Case.id).where(Case.id == place("case"), case_condition(viewer)))), limit=4096)
+    Task.case.in_(visible_case_ids(viewer).where(Case.id == place("case")))), limit=4096)
 
 
 STATUTORY_FIELDS = (
