@@ -31,6 +31,7 @@ from .progress import mark_tasks, process_index
 from .rules import event_date_errors
 from .serializer import CaseSerializer
 from .statutory import closure_from_data, statutory_updates
+from .steps import quicken, run_engine_steps
 from .timers import ClockDurationTimer, ClockTimeDate, timer_due
 from .types import Actor, ChronologyEvent, StepOutcome, TaskView
 
@@ -96,14 +97,14 @@ class CaseEngine:
     def _restore(self, diagrams: DiagramSet, state: str, now: datetime) -> BpmnWorkflow:
         workflow = self.serializer(diagrams).loads(state)
         workflow.script_engine = self._script_engine(now)
-        return workflow
+        return quicken(workflow)
 
     # -- operations ---------------------------------------------------------------------
     def start(self, diagrams: DiagramSet, seed: Mapping[str, Any], now: datetime,
               actor: Actor | None = None) -> StepOutcome:
         """Start a case seeded with ``seed`` (flat keys: referral_date, child, ...)."""
-        workflow = BpmnWorkflow(diagrams.spec, diagrams.subprocess_specs,
-                                script_engine=self._script_engine(now))
+        workflow = quicken(BpmnWorkflow(diagrams.spec, diagrams.subprocess_specs,
+                                        script_engine=self._script_engine(now)))
         workflow.task_tree.data.update(dict(seed))
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(dict(seed))
@@ -349,7 +350,7 @@ def _guarded(action, element: str):
 
 
 def _run_engine(workflow: BpmnWorkflow) -> None:
-    _guarded(workflow.do_engine_steps, "an automatic step")
+    _guarded(lambda: run_engine_steps(workflow), "an automatic step")
 
 
 def _find_task(workflow: BpmnWorkflow, task_id: str):
