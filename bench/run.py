@@ -277,11 +277,12 @@ def _single_client(port: int, token: str, tasks: list[str], meeting: dict, floor
     """``turns`` completions over HTTP by one client (on its own case, as the load's clients do),
     each followed by one engine-floor step in this process while the server is idle."""
     client = load.Client(port, token)
+    completion = load.completion_body(meeting)
     completions, floor = Samples(), Samples()
     try:
         for _ in range(turns):
             start = time.perf_counter()
-            status, tasks[0], body = load.complete_meeting(client, tasks[0], meeting)
+            status, tasks[0], body = load.complete_meeting(client, tasks[0], completion)
             if status != 200:
                 raise RuntimeError(f"a single client's completion failed: {status} {body}")
             completions.append(time.perf_counter() - start)

@@ -47,3 +47,15 @@ def test_the_case_age_templates_wait_at_the_same_place(app):
                                  settled=True) for i, n in enumerate((1, 3))]
     waiting = [sorted(t.bpmn_id for t in Task.select().where(Task.case == case_id)) for case_id in plans]
     assert waiting == [["review_conference"], ["review_conference"]]
+
+
+def test_the_load_clients_answers_are_read_whole_or_refused():
+    from bench.load import _parse_answer
+    body = b'{"tasks": []}'
+    whole = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    assert _parse_answer(whole) == (200, {"tasks": []})
+    assert _parse_answer(b"HTTP/1.1 404 NOT FOUND\r\nContent-Length: 0\r\n\r\n") == (404, {})
+    with pytest.raises(ConnectionError, match="ended after"):
+        _parse_answer(whole[:-3])  # the server closed mid-answer
+    with pytest.raises(ConnectionError, match="not an HTTP answer"):
+        _parse_answer(b"")
