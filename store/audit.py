@@ -23,7 +23,7 @@ from peewee import CharField, DateTimeField, IntegerField, fn
 
 from .db import database, is_postgres
 from .models import BaseModel, JSONField, User
-from .prepared import Prepared
+from .prepared import Prepared, PreparedFamily
 from .timeutil import from_db, to_db
 
 GENESIS = "0" * 64
@@ -162,12 +162,38 @@ def pending(actor: str, action: str, record_type: str, record_id: Any, detail: d
 
 def record(actor: str, action: str, record_type: str, record_id: Any, now: datetime | None,
            detail: dict[str, Any] | None = None, case_id: int | None = None,
-           address: str | None = None) -> AuditEntry:
+           address: str | None = None) -> AuditEntry | None:
     """Append one entry to the chain, inside the caller's transaction when there is one
-    (after any pending entries of the current request)."""
+    (after any pending entries of the current request); inside ``together`` it is appended on
+    leaving it, and None is returned."""
     entry = Pending((actor or "anonymous")[:80], action, record_type, str(record_id)[:64], now or current_time(),
                     detail, case_id, (address or current_address())[:64])
+    collected = _together.get()
+    if collected is not None:
+        collected.append(entry)
+        return None
     return _append([*_waiting(), entry])
+
+
+_together: contextvars.ContextVar[list[Pending] | None] = contextvars.ContextVar("audit_together", default=None)
+
+
+@contextmanager
+def together() -> Iterator[None]:
+    """The entries recorded inside are appended on leaving, in the order recorded, under one lock
+    of the chain head (a contact records one per case and one for itself). Use it inside the
+    caller's transaction: they are then written with the change they record, or not at all."""
+    if _together.get() is not None:  # already collecting: the outer block appends
+        yield
+        return
+    collected: list[Pending] = []
+    token = _together.set(collected)
+    try:
+        yield
+    finally:
+        _together.reset(token)
+    if collected:
+        _append([*_waiting(), *collected])
 
 
 def append_pending() -> None:
@@ -190,6 +216,7 @@ def _append(entries: list[Pending]) -> AuditEntry:
     with database.transaction():
         head = _lock_head()
         last_id, last_hash = head.last_id, head.last_hash
+        rows: list[AuditEntry] = []
         for entry in entries:
             row = AuditEntry(id=last_id + 1, at=to_db(entry.at), actor=entry.actor, action=entry.action,
                              record_type=entry.record_type, record_id=entry.record_id, case_id=entry.case_id,
@@ -197,8 +224,12 @@ def _append(entries: list[Pending]) -> AuditEntry:
             # Hash what will be read back (JSON round trip, microsecond precision kept by both databases).
             row.detail = json.loads(canonical(entry.detail)) if entry.detail is not None else None
             row.hash = entry_hash(last_hash, _content(row))
-            _INSERT.later(**{name: getattr(row, name) for name in _COLUMNS})
+            rows.append(row)
             last_id, last_hash = row.id, row.hash
+        for first in range(0, len(rows), INSERT_ROWS):  # a statement for every INSERT_ROWS entries
+            chunk = rows[first:first + INSERT_ROWS]
+            _INSERT[len(chunk)].later(**{f"{name}{i}": getattr(row, name)
+                                         for i, row in enumerate(chunk) for name in _COLUMNS})
         _MOVE_HEAD.later(last_id=last_id, last_hash=last_hash)
         database.after_commit(lambda: _mark_written(entries))  # a rolled-back write leaves them waiting
     return row
@@ -210,10 +241,12 @@ def _mark_written(entries: list[Pending]) -> None:
 
 
 _COLUMNS = tuple(AuditEntry._meta.sorted_field_names)
+INSERT_ROWS = 32  # entries written by one INSERT (a request's views and its change are a few)
 # An append's statements, built once (store/prepared.py): every view and change appends.
 _HEAD = Prepared(lambda place: (lambda query: query.for_update() if is_postgres() else query)(
     AuditHead.select().where(AuditHead.id == 1)))
-_INSERT = Prepared(lambda place: AuditEntry.insert({name: place(name, getattr(AuditEntry, name)) for name in _COLUMNS}))
+_INSERT = PreparedFamily(lambda count, place: AuditEntry.insert_many(
+    [{name: place(f"{name}{i}", getattr(AuditEntry, name)) for name in _COLUMNS} for i in range(count)]))
 _MOVE_HEAD = Prepared(lambda place: AuditHead.update(last_id=place("last_id"), last_hash=place("last_hash"))
                       .where(AuditHead.id == 1))
 

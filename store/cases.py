@@ -102,7 +102,7 @@ class Safeguarding:
             raise ValidationFailed([FieldError("received_on", f"the contact cannot be received before "
                                                               f"{EARLIEST_CONTACT.isoformat()}")])
         children = _linked_children(payload["children"], links or {})
-        with database.atomic():
+        with database.atomic(), audit.together():  # the cases' audit entries and the contact's, appended at once
             referrer_data = payload.get("referrer") or {}
             anonymous = bool(referrer_data.get("anonymous"))
             referrer = Person.create(kind="referrer", given_name=referrer_data.get("name"),
@@ -141,10 +141,9 @@ class Safeguarding:
                         "unborn": bool(child_data.get("unborn"))}
         seed = case_seed(case.reference, child_record, referral_date, contact.immediate_danger, anonymous, re_referral)
         outcome = self.engine.start(diagrams, seed, now, actor)
-        CaseState.create(case=case, state=outcome.state)
         if re_referral:
             outcome.events.insert(0, ChronologyEvent("re_referral", f"Re-referral within 12 months of case {previous.reference}"))
-        self._write(case, outcome, actor.username, now, expected_version=case.version)
+        self._write(case, outcome, actor.username, now, expected_version=case.version, new=True)
         return _CASE_BY_ID.first(id=case.id)  # read back: the new rows hold the form's values as stored (dates, not text)
 
     # -- tasks --------------------------------------------------------------------------
@@ -248,17 +247,19 @@ class Safeguarding:
 
     # -- writing ------------------------------------------------------------------------
     def _write(self, case: Case, outcome: StepOutcome, actor: str, now: datetime, expected_version: int,
-               moved: dict[str, Any] | None = None) -> None:
+               moved: dict[str, Any] | None = None, new: bool = False) -> None:
         """Write one step's results; zero rows on the version check means someone else won.
-        ``moved``: the case row's values, already written (``_move_case``) in this transaction.
+        ``moved``: the case row's values, already written (``_move_case``) in this transaction;
+        ``new``: the case's first step (the row was inserted in this transaction, with no state
+        and no tasks yet).
 
         The columns written are set on ``case`` too, so it is the row as now stored."""
         values = moved if moved is not None else _case_values(case, outcome, now)
         if moved is None and not _move_case(case, values, expected_version):
             raise CaseConflict(f"case {case.reference} was changed by someone else; nothing was saved")
-        _UPDATE_STATE.later(case=case.id, state=outcome.state)
+        (_INSERT_STATE if new else _UPDATE_STATE).later(case=case.id, state=outcome.state)
         history.archive(case.id, outcome.archive, now)
-        self._project_tasks(case, outcome.tasks, now)
+        self._project_tasks(case, outcome.tasks, now, existing={} if new else None)
         for held_on in outcome.reviews:
             ReviewConference.create(case=case, held_on=held_on)
         if outcome.events:  # one statement for the step's entries
@@ -277,8 +278,11 @@ class Safeguarding:
             setattr(case, name if name not in ("allocated_worker", "team") else f"{name}_id", value)
         case.version = expected_version + 1
 
-    def _project_tasks(self, case: Case, tasks: list[TaskView], now: datetime) -> None:
-        existing = {t.id: t for t in _TASKS_OF_CASE.rows(case=case.id)}
+    def _project_tasks(self, case: Case, tasks: list[TaskView], now: datetime,
+                       existing: dict[str, Task] | None = None) -> None:
+        """Bring the case's task rows to ``tasks``; ``existing``: its rows, if the caller knows them."""
+        if existing is None:
+            existing = {t.id: t for t in _TASKS_OF_CASE.rows(case=case.id)}
         keep = {view.id for view in tasks}
         stale = [tid for tid in existing if tid not in keep]
         if stale:
@@ -345,6 +349,7 @@ def _rows_insert(model, columns: tuple[str, ...]):
 
 _UPDATE_CASE = PreparedFamily(_case_update)
 _UPDATE_STATE = Prepared(lambda place: CaseState.update(state=place("state")).where(CaseState.case == place("case")))
+_INSERT_STATE = Prepared(lambda place: CaseState.insert(case=place("case"), state=place("state")))
 _TASK_BY_ID = Prepared(lambda place: Task.select().where(Task.id == place("id")))
 _TASKS_OF_CASE = Prepared(lambda place: Task.select().where(Task.case == place("case")))
 _DELETE_TASKS = PreparedFamily(lambda count, place: Task.delete().where(

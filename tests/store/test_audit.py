@@ -8,6 +8,7 @@ import pytest
 
 from engine import EngineError
 from store import audit
+from store import cases as store_cases
 from store.audit import AuditEntry, AuditHead, case_viewers, entries_for_case, verify_chain
 from store.db import database
 from store.demo import SCENARIOS, build_form, contact_payload
@@ -209,3 +210,80 @@ def test_case_viewers_counts_views_newest_first(app, users, clock):
     viewers = case_viewers(7)
     assert [(v["username"], v["views"]) for v in viewers] == [(users["social_worker"], 2), (users["team_manager"], 1)]
     assert viewers[0]["last_at"] == start + timedelta(hours=2) and "social_worker" in viewers[0]["roles"]
+
+
+
+def _counting(monkeypatch, owner, name: str) -> list:
+    """Each call of ``owner.name`` from now on (its arguments), the call still made."""
+    calls: list = []
+    original = getattr(owner, name)
+    monkeypatch.setattr(owner, name, lambda *args, **kwargs: calls.append((args, kwargs)) or original(*args, **kwargs))
+    return calls
+
+
+def _insert_sizes(monkeypatch) -> list[int]:
+    """The number of entries each audit INSERT built from now on writes."""
+    sizes: list[int] = []
+    family = audit._INSERT
+
+    class Counting:
+        def __getitem__(self, count):
+            sizes.append(count)
+            return family[count]
+    monkeypatch.setattr(audit, "_INSERT", Counting())
+    return sizes
+
+
+def test_entries_recorded_together_are_appended_once_on_leaving_in_order(app, monkeypatch):
+    append(1)
+    locks = _counting(monkeypatch, audit, "_lock_head")
+    inserts = _insert_sizes(monkeypatch)
+    with database.atomic(), audit.together():
+        assert audit.record("alice", "view", "case", 1, None, {"n": "first"}) is None
+        with audit.together():  # an inner block leaves the appending to the outer one
+            audit.record("bob", "view", "case", 2, None, {"n": "second"})
+        audit.record("carol", "view", "case", 3, None, {"n": "third"})
+        assert AuditEntry.select().count() == 1  # nothing yet
+    assert [e.actor for e in AuditEntry.select().order_by(AuditEntry.id)] == ["alice", "alice", "bob", "carol"]
+    assert len(locks) == 1 and inserts == [3]  # one lock of the head, one INSERT
+    assert verify_chain() == (4, [])
+
+
+def test_entries_recorded_together_are_dropped_with_a_failed_block(app):
+    append(1)
+    with pytest.raises(RuntimeError), database.atomic(), audit.together():
+        audit.record("alice", "view", "case", 1, None, {"n": 1})
+        raise RuntimeError("the change failed")
+    audit.record("bob", "view", "case", 1, None, {"n": 2})  # not collected: the block has ended
+    assert [e.actor for e in AuditEntry.select().order_by(AuditEntry.id)] == ["alice", "bob"]
+    assert verify_chain() == (2, [])
+
+
+def test_many_entries_appended_at_once_go_in_several_inserts(app, monkeypatch):
+    count = audit.INSERT_ROWS * 2 + 5
+    inserts = _insert_sizes(monkeypatch)
+    with database.atomic(), audit.together():
+        append(count)
+    assert inserts == [audit.INSERT_ROWS, audit.INSERT_ROWS, 5]
+    rows = list(AuditEntry.select().order_by(AuditEntry.id))
+    assert [r.detail["n"] for r in rows] == list(range(count))
+    assert verify_chain() == (count, [])
+
+
+def test_a_contact_for_two_children_appends_its_entries_together(app, users, monkeypatch):
+    scenario = next(s for s in SCENARIOS if s.name == "nfa")
+    payload = contact_payload(scenario, REFERRAL)
+    payload["children"] = [payload["children"][0], dict(payload["children"][0], given_name="Sam")]
+    locks = _counting(monkeypatch, audit, "_lock_head")
+    inserted = _counting(monkeypatch, store_cases._INSERT_STATE, "later")
+    updated = _counting(monkeypatch, store_cases._UPDATE_STATE, "later")
+    read = _counting(monkeypatch, store_cases._TASKS_OF_CASE, "rows")
+    cases = app.service.record_contact(payload, users["contact_officer"])
+    assert len(cases) == 2
+    assert len(locks) == 1
+    # each new case's state is written once, by its insert, and it has no task rows to read
+    assert len(inserted) == 2 and updated == [] and read == []
+    rows = list(AuditEntry.select().order_by(AuditEntry.id))
+    assert [(r.record_type, r.record_id) for r in rows] == [("case", str(cases[0].id)), ("case", str(cases[1].id)),
+                                                            ("contact", str(cases[0].contact_id))]
+    assert verify_chain() == (3, [])
