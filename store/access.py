@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable
 
-from peewee import SQL, CharField, DateTimeField, ForeignKeyField, TextField
+from peewee import SQL, CharField, DateTimeField, ForeignKeyField, TextField, fn
 
 from engine import EngineError, FieldError, NotPermitted, ValidationFailed
 
@@ -169,13 +169,32 @@ _CAN_SEE = PreparedFamily(lambda viewer, place: Case.select(SQL("1")).where(
     Case.id == place("case"), case_condition(viewer)).limit(1), limit=4096)
 
 
-def can_open_task(viewer: Viewer, task: Task) -> bool:
+def can_open_task(viewer: Viewer, task: Task, case_seen: bool | None = None) -> bool:
     """A MASH partner opens their own agency's checks (never the case); anyone else a task of a
-    case they may see, when they hold its role or manage it (the CADS manager manages MASH checks)."""
+    case they may see, when they hold its role or manage it (the CADS manager manages MASH checks).
+    ``case_seen``: whether the viewer may see the task's case, if the caller has read it already."""
     if task.role in viewer.roles and task.role in MASH:
         return not is_hidden(viewer, task.case_id)
     held = task.role in viewer.roles or any(task.role in MANAGES.get(r, ()) for r in viewer.roles)
-    return held and can_see_case(viewer, task.case_id)  # the case condition already leaves hidden cases out
+    if not held:
+        return False
+    # the case condition already leaves hidden cases out
+    return case_seen if case_seen is not None else can_see_case(viewer, task.case_id)
+
+
+def open_task_for(viewer: Viewer, task_id: str) -> tuple[Task | None, bool]:
+    """The open task with exactly this id (or None) and whether ``viewer`` may open it
+    (can_open_task): the task and whether the viewer may see its case are one statement."""
+    task = _TASK_AND_SIGHT[viewer].first(id=task_id)
+    if task is None:
+        return None, False
+    return task, can_open_task(viewer, task, case_seen=bool(task.case_seen))
+
+
+# A task with the case condition for one viewer (store/prepared.py): every API completion asks it.
+_TASK_AND_SIGHT = PreparedFamily(lambda viewer, place: Task.select(
+    Task, fn.EXISTS(Case.select(SQL("1")).where(Case.id == Task.case, case_condition(viewer))).alias("case_seen"))
+    .where(Task.id == place("id")), limit=4096)
 
 
 def is_restricted(case_id: int) -> bool:
@@ -306,7 +325,7 @@ def refused_attempts(viewer: Viewer, case_id: int | None = None, limit: int = 20
 
 
 __all__ = ["RestrictedCase", "CaseAccess", "Viewer", "case_condition", "task_condition", "not_hidden",
-           "visible_case_ids", "visible_among", "can_see_case", "can_open_task", "is_restricted", "is_hidden",
-           "restriction", "may_restrict", "restrict_case", "grant_access", "revoke_access", "unrestrict_case", "refused_attempts",
+           "visible_case_ids", "visible_among", "can_see_case", "can_open_task", "open_task_for", "is_restricted",
+           "is_hidden", "restriction", "may_restrict", "restrict_case", "grant_access", "revoke_access", "unrestrict_case", "refused_attempts",
            "backfill_case_teams",
            "FRONT_DOOR", "LOCALITY", "MASH"]

@@ -18,7 +18,6 @@ from werkzeug.exceptions import NotFound
 
 from store import access as rules
 from store import audit
-from store.cases import open_task
 from store.models import Case, Conference, Person, Task
 
 FRONT_DOOR = rules.FRONT_DOOR
@@ -88,10 +87,10 @@ def get_task_or_404(task_id: str) -> Task:
 
 
 def _check_task(task_id: str) -> Task:
-    task = open_task(task_id)
+    task, may_open = rules.open_task_for(viewer(), task_id)
     if task is None:
         raise TaskGone("This task is not open: it may have been completed or cancelled")
-    if not rules.can_open_task(viewer(), task):
+    if not may_open:
         _refuse("task", task.id, task.case_id)
     _audit("view", "task", task.id, task.case_id)
     return task

@@ -229,3 +229,31 @@ def test_a_cases_open_tasks_are_given_to_those_who_may_see_it_in_one_statement(a
     restrict_case(allocated, "tm.claire", "Child related to a member of staff", ["sw.omar"], clock.now())
     check()
     assert not open_tasks_if_visible(viewer("sw.priya"), allocated) and open_tasks_if_visible(viewer("sw.omar"), allocated)
+
+
+def test_a_task_and_whether_its_viewer_may_open_it_come_in_one_statement(app, users, cases, clock):
+    """The route guard's read (store/access.py open_task_for) answers as can_open_task does, for
+    every viewer and open task, also once the case is restricted; an unknown task is None."""
+    from store.access import open_task_for
+    front, allocated = cases
+    mash = Scenario("mash", {**_defaults(), "cads_decision": [{"decision": "mash_checks", "mash_agencies": ["police"]}]},
+                    stop_before="mash_check")
+    [checked] = app.service.record_contact(contact_payload(mash, clock.now().date(), 2), "contact.officer")
+    drive_case(app.service, clock, checked.id, mash, users)
+    names = ("contact.officer", "cads.sw", "cads.manager", "sw.priya", "sw.omar", "sw.bella", "tm.claire", "admin",
+             "mash.police", "chair.helen")
+
+    def check() -> int:
+        opened = 0
+        for task in Task.select().where(Task.case.in_([front, allocated, checked.id])):
+            for username in names:
+                found, may_open = open_task_for(viewer(username), task.id)
+                assert found == task and may_open == can_open_task(viewer(username), task), (username, task.bpmn_id)
+                opened += may_open
+        return opened
+    assert Task.select().where(Task.case == checked.id, Task.bpmn_id == "mash_check").exists()
+    assert check() > 0
+    restrict_case(allocated, "tm.claire", "Child related to a member of staff", ["sw.omar"], clock.now())
+    restrict_case(checked.id, "cads.manager", "Child related to a member of staff", ["cads.sw"], clock.now())
+    check()
+    assert open_task_for(viewer("sw.priya"), "no-such-task") == (None, False)

@@ -38,7 +38,13 @@ def test_a_refusal_by_the_guard_still_stands(web_app, open_task_id, refusal):
 
 
 def test_a_task_that_never_existed_passes_the_guard_unrecorded(web_app):
+    """(The guard runs for signed-in users only: webui/access.py guard_routes.)"""
+    from flask_login import login_user
+
+    from store.models import User
+    from webui.session import CurrentUser
     with web_app.test_request_context("/tasks/" + "0" * 36):
+        login_user(CurrentUser(User.get(User.username == "cads.sw")))
         before = AuditEntry.select().count()
         GUARDS["task_id"]("0" * 36)  # the view answers 404 for it
         assert AuditEntry.select().count() == before
