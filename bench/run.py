@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from engine import SystemClock
 from store import app_context
-from store.db import make_database
+from store.db import database, make_database
 from store.demo import FORM_EXAMPLES, build_form, contact_payload
 from store.models import Case, CaseState, ChronologyEntry, Conference, Task, User
 from webui.serving import tune_worker
@@ -73,26 +73,26 @@ def _run(out_dir: Path, work: Path, profile: Profile, postgres_url: str | None, 
     copier = seed.Copier()
     plans = {n: seed.drive_template(service, seed.long_plan(), by_role, date(2012 + i * 4, 3, 5), review=n,
                                     settled=True) for i, n in enumerate(profile.age_reviews)}
-    caseload = []
-    completion_at: dict[int, dict] = {}
-    floors: dict[int, dict] = {}
+    # Each caseload is kept (a copy of the database file, page for page) as the seeding grows the
+    # database to the next; all are then measured in turns, sample by sample, so a drift in the
+    # machine's speed slows every caseload alike (as the case ages are measured).
+    points: list[tuple[int, Any]] = []
     for size in profile.caseloads:
         seed.seed(service, by_role, size, templates, copier)
-        # As a web or timer worker runs steps (webui/serving.py); what seeding left is frozen out
-        # of collection, as a worker's start-up is: the heap the steps run in is not the seeder's.
-        gc.collect()
-        tune_worker()
-        log(f"caseload {Case.select().count()}: measuring task completion")
-        samples, floor = _completions(service, copier, templates["awaiting_cads_decision"], "cads_decision",
-                                      {"decision": "assessment"}, by_role, profile.samples)
-        completion_at[size], floors[size] = summary(samples), summary(floor)
-        caseload.append({"cases": Case.select().count(), "open_tasks": Task.select().count(), **summary(samples),
-                         "engine_floor": floors[size]})
+        log(f"caseload {Case.select().count()} seeded")
+        points.append((size, ctx.db if size == profile.caseloads[-1] else _kept_copy(ctx.db, work / f"caseload-{size}.db")))
+    # As a web or timer worker runs steps (webui/serving.py); what seeding left is frozen out
+    # of collection, as a worker's start-up is: the heap the steps run in is not the seeder's.
+    gc.collect()
+    tune_worker()
+    log("measuring task completion at every caseload, in turns")
+    caseload = _caseloads_in_turns(service, points, templates["awaiting_cads_decision"], "cads_decision",
+                                   {"decision": "assessment"}, by_role, profile.samples)
     results["caseload"] = caseload
     largest = caseload[-1]
     results["completion"] = {"task": "cads_decision (decision: assessment)", "cases": largest["cases"],
-                             **completion_at[profile.caseloads[-1]]}
-    results["engine_floor"] = {"task": "cads_decision (decision: assessment)", **floors[profile.caseloads[-1]]}
+                             **{k: v for k, v in largest.items() if k not in ("cases", "open_tasks", "engine_floor")}}
+    results["engine_floor"] = {"task": "cads_decision (decision: assessment)", **largest["engine_floor"]}
     results["stock_spiffworkflow"] = {"task": "cads_decision (decision: assessment)", **summary(timed(
         _floor_step(service, templates["awaiting_cads_decision"], "cads_decision", {"decision": "assessment"},
                     stock=True), profile.samples))}
@@ -129,33 +129,77 @@ def _worker(task: Task, by_role: dict[str, str]) -> str:
     return task.assignee.username if task.assignee_id else by_role[task.role]
 
 
-def _completions(service, copier: seed.Copier, template: int, bpmn_id: str, overrides: dict,
-                 by_role: dict[str, str], samples: int) -> tuple[Samples, Samples]:
-    """In process, on fresh copies of a template: load, complete, engine, write, commit
-    (service.complete_task); and the engine floor of the same step, three floor steps after
-    each completion, so both are measured under the same conditions (the machine's load, the
-    process's heap and its garbage collections) and their ratio means something."""
-    [(found, floor)] = _side_by_side(service, copier, [template], bpmn_id, overrides, by_role, samples)
-    return found, floor
+def _kept_copy(db, path: Path):
+    """A copy of the SQLite database ``db`` at ``path`` (SQLite's backup: page for page, so the
+    copy is laid out as the database was), connected as ``db`` is."""
+    source = sqlite3.connect(db.database)
+    target = sqlite3.connect(path)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()
+    copy = make_database(f"sqlite:///{path}")
+    copy.connect()
+    return copy
+
+
+def _caseloads_in_turns(service, points: list[tuple[int, Any]], template: int, bpmn_id: str, overrides: dict,
+                        by_role: dict[str, str], samples: int) -> list[dict[str, Any]]:
+    """In process, on fresh copies of a template in each caseload's database: load, complete,
+    engine, write, commit (service.complete_task), each followed by three engine-floor steps of
+    the same step, so a completion and its floor see the same conditions (the machine's load, the
+    process's heap and its garbage collections) and their ratio means something; the caseloads
+    take turns, sample by sample (the models' database is switched for each)."""
+    main = database.obj
+    step = _floor_step(service, template, bpmn_id, overrides)
+    found: list[tuple[Samples, Samples]] = []
+    copies = []
+    try:
+        for _size, db in points:
+            database.initialize(db)
+            copies.append(seed.Copier().copy(template, samples))
+            found.append((Samples(), Samples()))
+        for turn in zip(*copies):
+            for (_size, db), case_id, (completions, floor) in zip(points, turn, found):
+                database.initialize(db)
+                _completion_and_floor(service, case_id, bpmn_id, overrides, by_role, step, completions, floor)
+        rows = []
+        for (_size, db), (completions, floor) in zip(points, found):
+            database.initialize(db)
+            rows.append({"cases": Case.select().count(), "open_tasks": Task.select().count(), **summary(completions),
+                         "engine_floor": summary(floor)})
+        return rows
+    finally:
+        database.initialize(main)
+        for _size, db in points:
+            if db is not main:
+                db.close()
 
 
 def _side_by_side(service, copier: seed.Copier, templates: list[int], bpmn_id: str, overrides: dict,
                   by_role: dict[str, str], samples: int) -> list[tuple[Samples, Samples]]:
-    """``_completions`` of the same task on several templates, taking turns sample by sample: a
-    machine whose speed drifts during the run (seen here: the engine floor 6 ms at one review's
-    turn, 11 ms at the next one's) slows each of them alike, so their ratio is the code's."""
+    """Completions of the same task on several templates with their floors (as in
+    ``_caseloads_in_turns``), taking turns sample by sample: a machine whose speed drifts during
+    the run (seen here: the engine floor 6 ms at one review's turn, 11 ms at the next one's) slows
+    each of them alike, so their ratio is the code's."""
     copies = [copier.copy(template, samples) for template in templates]
-    today = service.clock.now().date()
     steps = [_floor_step(service, template, bpmn_id, overrides) for template in templates]
     results = [(Samples(), Samples()) for _ in templates]
     for turn in zip(*copies):
         for case_id, step, (found, floor) in zip(turn, steps, results):
-            task = Task.get((Task.case == case_id) & (Task.bpmn_id == bpmn_id))
-            form = build_form(task.form_name, overrides, today, service.engine.calendar)
-            username = _worker(task, by_role)
-            timed(lambda: service.complete_task(task.id, username, form, token=task.token), 1, into=found)
-            timed(step, 3, into=floor)
+            _completion_and_floor(service, case_id, bpmn_id, overrides, by_role, step, found, floor)
     return results
+
+
+def _completion_and_floor(service, case_id: int, bpmn_id: str, overrides: dict, by_role: dict[str, str],
+                          step: Callable[[], None], found: Samples, floor: Samples) -> None:
+    """One timed completion of ``bpmn_id`` on the case (into ``found``), then three floor steps (into ``floor``)."""
+    task = Task.get((Task.case == case_id) & (Task.bpmn_id == bpmn_id))
+    form = build_form(task.form_name, overrides, service.clock.now().date(), service.engine.calendar)
+    username = _worker(task, by_role)
+    timed(lambda: service.complete_task(task.id, username, form, token=task.token), 1, into=found)
+    timed(step, 3, into=floor)
 
 
 def _floor_step(service, template: int, bpmn_id: str, overrides: dict, stock: bool = False) -> Callable[[], None]:

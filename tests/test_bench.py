@@ -19,6 +19,11 @@ def test_quick_bench_writes_every_section(tmp_path, capsys):
     results = json.loads((out / "results.json").read_text())
     assert set(SECTIONS) <= set(results)
     assert len(results["caseload"]) == 3 and results["caseload"][0]["cases"] < results["caseload"][-1]["cases"]
+    # the caseloads (each kept in its own copy of the database) are measured in turns, three floor
+    # steps after each completion
+    assert len({point["samples"] for point in results["caseload"]}) == 1
+    assert all(point["engine_floor"]["samples"] == 3 * point["samples"] > 0 for point in results["caseload"])
+    assert results["completion"]["cases"] == results["caseload"][-1]["cases"]
     assert [a["review"] for a in results["case_age"]] == [1, 3]
     assert all(a["state_bytes"] > 0 and a["median_ms"] > 0 for a in results["case_age"])
     assert {"inbox", "case_page", "calendar_month"} <= set(results["reads"])
