@@ -30,7 +30,8 @@ def markdown(r: dict[str, Any]) -> str:
     if r.get("stock_spiffworkflow"):
         lines.append(_row(f"For comparison: the same step with SpiffWorkflow's stock serializer (spec saved in "
                           f"every workflow): {r['stock_spiffworkflow']['task']}", r["stock_spiffworkflow"]))
-    lines += ["", "## Caseload (each caseload in its own copy of the database, all taking turns sample by sample; each completion followed by three engine-floor steps of the same task)", "",
+    lines += ["", "## Caseload (each caseload in its own copy of the database, all taking turns sample by sample; "
+              "each completion followed by three engine-floor steps of the same task)", "",
               "| Cases | Open tasks | Median | p95 | Samples | CPU | Engine floor median | Ratio |",
               "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {c['cases']:,} | {c['open_tasks']:,} | {c['median_ms']} | {c['p95_ms']} | {c['samples']} | "

@@ -80,7 +80,8 @@ def _run(out_dir: Path, work: Path, profile: Profile, postgres_url: str | None, 
     for size in profile.caseloads:
         seed.seed(service, by_role, size, templates, copier)
         log(f"caseload {Case.select().count()} seeded")
-        points.append((size, ctx.db if size == profile.caseloads[-1] else _kept_copy(ctx.db, work / f"caseload-{size}.db")))
+        last = size == profile.caseloads[-1]
+        points.append((size, ctx.db if last else _kept_copy(ctx.db, work / f"caseload-{size}.db")))
     # As a web or timer worker runs steps (webui/serving.py); what seeding left is frozen out
     # of collection, as a worker's start-up is: the heap the steps run in is not the seeder's.
     gc.collect()
