@@ -295,13 +295,16 @@ def _http(kind: str, url: str, service, copier, templates, by_role, profile: Pro
     worker_token, contact_token = _tokens(service)
     contact = contact_payload(seed.STAGES[0][0], service.clock.now().date(), 3)
     meeting = _meeting_form(service)
-    step = _floor_step(service, templates["cp_plan_core_group"], "core_group_meeting",
-                       {"another_meeting_before_review": True})
+
+    def floor_of(task_id: str) -> Callable[[], None]:
+        """The floor of completing this meeting, on its case's state as stored now."""
+        return _floor_step(service, Task.get_by_id(task_id).case_id, "core_group_meeting",
+                           {"another_meeting_before_review": True})
     with load.gunicorn(url, profile.http_workers, work / f"gunicorn-{kind}.log") as (port, _server):
         _warm_up(port, worker_token, contact_token, tasks, contact, profile.http_workers, meeting)
         # One client's completions, each followed by a floor step of the same task here, in turns,
         # so both see the machine at the same speed (as in process: _side_by_side).
-        single, floor = _single_client(port, worker_token, tasks, meeting, step, max(profile.samples, 20) * 5)
+        single, floor = _single_client(port, worker_token, tasks, meeting, floor_of, max(profile.samples, 20) * 5)
         loaded = load.run_load(port, worker_token, contact_token, tasks, contact, profile.http_clients,
                                profile.http_seconds, 100_000, meeting)
     done = len(loaded["latencies"]["complete"]) + len(loaded["latencies"]["contact"])
@@ -317,15 +320,19 @@ def _http(kind: str, url: str, service, copier, templates, by_role, profile: Pro
             "engine_floor": {"task": "core_group_meeting", **summary(floor)}}
 
 
-def _single_client(port: int, token: str, tasks: list[str], meeting: dict, floor_step: Callable[[], None],
-                   turns: int) -> tuple[Samples, Samples]:
+def _single_client(port: int, token: str, tasks: list[str], meeting: dict,
+                   floor_of: Callable[[str], Callable[[], None]], turns: int) -> tuple[Samples, Samples]:
     """``turns`` completions over HTTP by one client (on its own case, as the load's clients do),
-    each followed by one engine-floor step in this process while the server is idle."""
+    each followed by one engine-floor step in this process while the server is idle: the floor of
+    the same step on the same stored state (``floor_of(task id)``, taken just before). Each
+    meeting a case holds adds to its stored state (the loop keeps the ids of its turns), so after
+    hundreds of them the case is not the template it was copied from."""
     client = load.Client(port, token)
     completion = load.completion_body(meeting)
     completions, floor = Samples(), Samples()
     try:
         for _ in range(turns):
+            floor_step = floor_of(tasks[0])
             start = time.perf_counter()
             status, tasks[0], body = load.complete_meeting(client, tasks[0], completion)
             if status != 200:
