@@ -33,12 +33,15 @@ _MAX_DEPTH = 1000  # TaskIterator's default max_depth: a tree of fewer tasks nev
 
 
 def run_engine_steps(workflow: BpmnWorkflow) -> None:
-    """``workflow.do_engine_steps()``."""
-    if _too_big(workflow):
-        workflow.do_engine_steps()
-        return
-    while _engine_pass(workflow):
-        pass
+    """``workflow.do_engine_steps()``: passes until one runs nothing, then the timers. A pass
+    depends only on the workflow as it is, so SpiffWorkflow's own method takes over from any
+    pass, should the workflow have grown to 1,000 tasks."""
+    while True:
+        if _too_big(workflow):
+            workflow.do_engine_steps()
+            return
+        if not _engine_pass(workflow):
+            break
     workflow.refresh_timers()
 
 

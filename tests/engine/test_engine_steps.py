@@ -113,3 +113,15 @@ def test_a_workflow_of_a_thousand_tasks_is_left_to_spiffworkflow(engine, diagram
 def _now():
     from datetime import datetime, timezone
     return datetime(2027, 1, 1, tzinfo=timezone.utc)
+
+
+def test_a_workflow_that_grows_to_a_thousand_tasks_is_handed_to_spiffworkflow(engine, diagrams, monkeypatch):
+    """A pass depends only on the workflow as it is: from the pass that finds it too big, the rest is SpiffWorkflow's."""
+    workflow = BpmnWorkflow(diagrams.spec, diagrams.subprocess_specs)
+    calls = []
+    monkeypatch.setattr(BpmnWorkflow, "do_engine_steps", lambda self: calls.append("spiffworkflow"))
+    monkeypatch.setattr(steps, "_engine_pass", lambda wf: calls.append("ours") or True)
+    sizes = iter([False, False, True])
+    monkeypatch.setattr(steps, "_too_big", lambda wf: next(sizes))
+    steps.run_engine_steps(workflow)
+    assert calls == ["ours", "ours", "spiffworkflow"]
