@@ -109,15 +109,24 @@ def _run_ready(workflow, top: BpmnWorkflow) -> int:
     return count
 
 
-def _ready(root, called: dict) -> list:
+def _ready(root, subprocesses: dict) -> list:
     """``BpmnTaskIterator(root, state=READY)`` as a list (get_tasks)."""
+    return [task for task in in_order(root, subprocesses) if task._state & _READY]
+
+
+def in_order(root, subprocesses: dict) -> list:
+    """The tasks ``BpmnTaskIterator(root, state=...)`` visits for any definite or finished state,
+    in its order (``subprocesses``: the top workflow's, by the id of the task calling each).
+
+    Depth first: a task, then the tree of the subprocess it calls (if any), then its children;
+    nothing below a predicted (MAYBE or LIKELY) task unless it calls a subprocess."""
+    called = {task_id.int: sub for task_id, sub in subprocesses.items()}  # int keys: hashed in C
     found = []
     pending = [root]
     while pending:
         task = pending.pop()
-        if task._state & _READY:
-            found.append(task)
-        sub = called.get(task.id) if called else None
+        found.append(task)
+        sub = called.get(task.id.int) if called else None
         children = task._children
         if children and (sub is not None or task._state >= _FUTURE):
             tasks = task.workflow.tasks

@@ -165,8 +165,12 @@ def can_see_case(viewer: Viewer, case_id: int) -> bool:
 
 
 # The condition for one viewer, built once (store/prepared.py): every request that names a case asks it.
-_CAN_SEE = PreparedFamily(lambda viewer, place: Case.select(SQL("1")).where(
-    Case.id == place("case"), case_condition(viewer)).limit(1), limit=4096)
+_CAN_SEE = PreparedFamily(lambda viewer, place: _seen(viewer, place("case")).limit(1), limit=4096)
+
+
+def _seen(viewer: Viewer, case_id):
+    """The case ``case_id`` (a value or a column) if ``viewer`` may see it: SELECT 1, or no row."""
+    return Case.select(SQL("1")).where(Case.id == case_id, case_condition(viewer))
 
 
 def can_open_task(viewer: Viewer, task: Task, case_seen: bool | None = None) -> bool:
@@ -193,8 +197,7 @@ def open_task_for(viewer: Viewer, task_id: str) -> tuple[Task | None, bool]:
 
 # A task with the case condition for one viewer (store/prepared.py): every API completion asks it.
 _TASK_AND_SIGHT = PreparedFamily(lambda viewer, place: Task.select(
-    Task, fn.EXISTS(Case.select(SQL("1")).where(Case.id == Task.case, case_condition(viewer))).alias("case_seen"))
-    .where(Task.id == place("id")), limit=4096)
+    Task, fn.EXISTS(_seen(viewer, Task.case)).alias("case_seen")).where(Task.id == place("id")), limit=4096)
 
 
 def is_restricted(case_id: int) -> bool:
@@ -326,6 +329,7 @@ def refused_attempts(viewer: Viewer, case_id: int | None = None, limit: int = 20
 
 __all__ = ["RestrictedCase", "CaseAccess", "Viewer", "case_condition", "task_condition", "not_hidden",
            "visible_case_ids", "visible_among", "can_see_case", "can_open_task", "open_task_for", "is_restricted",
-           "is_hidden", "restriction", "may_restrict", "restrict_case", "grant_access", "revoke_access", "unrestrict_case", "refused_attempts",
+           "is_hidden", "restriction", "may_restrict", "restrict_case", "grant_access", "revoke_access",
+           "unrestrict_case", "refused_attempts",
            "backfill_case_teams",
            "FRONT_DOOR", "LOCALITY", "MASH"]

@@ -456,11 +456,6 @@ def find_task(task_id: str) -> Task:
     return matches[0]
 
 
-def open_task(task_id: str) -> Task | None:
-    """The open task with exactly this id, or None."""
-    return _TASK_BY_ID.first(id=task_id)
-
-
 def list_tasks(role: str | None = None, username: str | None = None, limit: int | None = 200,
                viewer: Viewer | None = None) -> list[Task]:
     """Open tasks for a role's queue and/or a user (their own and their roles' unassigned), overdue first;
