@@ -10,7 +10,8 @@ from .diagrams import (DEFAULT_DIAGRAM_DIR, KNOWN_ROLES, DiagramRegistry, Diagra
 from .errors import (CaseConflict, CaseNotFound, DiagramError, EngineError, FieldError, NotPermitted,
                      TaskChanged, TaskNotFound, TaskNotReady, ValidationFailed)
 from .forms import Form
-from .types import DEADLINE_KEYS, Actor, ChronologyEvent, StepOutcome, TaskView
+from .deadlines import DEADLINE_KEYS, DEADLINES, DEADLINES_BY_KEY, Deadline
+from .types import Actor, ChronologyEvent, StepOutcome, TaskView
 
 __all__ = [
     "WorkingDayCalendar", "add_months", "end_of_day_utc", "local_date", "parse_date", "STAGES",
@@ -18,7 +19,7 @@ __all__ = [
     "DEFAULT_DIAGRAM_DIR", "KNOWN_ROLES", "DiagramRegistry", "DiagramSet", "load_diagram_set",
     "read_diagram_files", "version_of", "CaseConflict", "CaseNotFound", "DiagramError", "EngineError",
     "FieldError", "NotPermitted", "TaskChanged", "TaskNotFound", "TaskNotReady", "ValidationFailed",
-    "Form", "DEADLINE_KEYS", "Actor", "ChronologyEvent", "StepOutcome", "TaskView",
+    "Form", "DEADLINE_KEYS", "DEADLINES", "DEADLINES_BY_KEY", "Deadline", "Actor", "ChronologyEvent", "StepOutcome", "TaskView",
 ]
 from .progress import ProcessInfo, case_progress, process_index  # noqa: E402
 __all__ += ["ProcessInfo", "case_progress", "process_index"]

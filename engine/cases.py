@@ -22,6 +22,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from .calendar import WorkingDayCalendar, local_date, parse_date
 from .clock import FixedClock
+from .deadlines import DUE_COLUMNS
 from .diagrams import KNOWN_ROLES, DiagramSet, deadline_key
 from .errors import (DiagramError, EngineError, NotPermitted, TaskChanged, TaskNotFound,
                      TaskNotReady, ValidationFailed)
@@ -218,15 +219,16 @@ class CaseEngine:
         deadline_timers = after.deadline_timers
         deadlines = {key: due for _tid, key, due, fired in deadline_timers if not fired}
         statutory = dict(statutory or {})
+        # A deadline's timer (``<key>_deadline``) sets its case column (``<key>_due``): engine/deadlines.py.
         for key, due in deadlines.items():
             if before.deadlines.get(key) != due:
-                statutory[f"{key}_due"] = due
+                statutory[DUE_COLUMNS[key]] = due
                 events.append(_deadline_set(key, due))
         for tid, key, due, fired in deadline_timers:
             if not fired or tid in before.fired_ids:
                 continue
             if before.deadlines.get(key) != due and key not in deadlines:
-                statutory[f"{key}_due"] = due  # set and passed in one step (a back-dated record)
+                statutory[DUE_COLUMNS[key]] = due  # set and passed in one step (a back-dated record)
                 events.append(_deadline_set(key, due))
             events.append(ChronologyEvent("deadline_missed",
                                           f"Statutory deadline missed: {key.replace('_', ' ')} (escalated)",

@@ -1,8 +1,8 @@
 """Structural checks of a diagram set, each problem named by file and element.
 
 These go beyond what SpiffWorkflow's parser checks: lanes name roles, user tasks name forms,
-call activities resolve, no sequence-flow cycles (ENGINE_NOTES trap 2), nothing unreachable,
-the contract element ids of PROCESS.md exist, and every element is drawn (diagram interchange).
+call activities resolve, no sequence-flow cycles (docs/engine-notes.md, trap 2), nothing unreachable,
+the contract element ids of docs/process.md exist, and every element is drawn (diagram interchange).
 """
 from __future__ import annotations
 
@@ -176,7 +176,7 @@ def _find_cycle(graph: Mapping[str, list[str]]) -> list[str] | None:
 def _check_contract(user_tasks, diagrams: DiagramSet | None) -> Iterable[Problem]:
     for bpmn_id, (role, fields) in CONTRACT_TASKS.items():
         if bpmn_id not in user_tasks:
-            yield Problem("-", bpmn_id, "contract task is missing (PROCESS.md keeps this element id)")
+            yield Problem("-", bpmn_id, "contract task is missing (reports and the API rely on this element id: docs/process.md)")
             continue
         file, lane, form_name = user_tasks[bpmn_id]
         if lane != role:

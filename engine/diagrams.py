@@ -24,6 +24,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import UserTask
 
+from .deadlines import DEADLINES_BY_KEY
 from .errors import DiagramError, EngineError
 from .expressions import RestrictedCodeError, compile_restricted
 from .forms import Form
@@ -218,6 +219,9 @@ def _prepare_event(definition, element: str, task_spec, deadline_keys: set[str])
     _check_code(element, definition.expression)
     key = deadline_key(task_spec)
     if key:
+        if key not in DEADLINES_BY_KEY:  # its due date would have no column to go to
+            raise DiagramError(element, f"the timer enforces a statutory deadline {key!r} that is not declared: "
+                                        f"declare it in engine/deadlines.py (known: {', '.join(DEADLINES_BY_KEY)})")
         deadline_keys.add(key)
 
 

@@ -1,6 +1,6 @@
 """Restricted evaluation of diagram expressions and scripts.
 
-A diagram is code (ENGINE_NOTES trap 4): SpiffWorkflow evaluates conditions, timers and scripts
+A diagram is code (docs/engine-notes.md, trap 4): SpiffWorkflow evaluates conditions, timers and scripts
 with plain ``eval``/``exec``. Everything here is checked first: no imports, no names or
 attributes starting with an underscore (closing ``().__class__.__base__`` escapes), no
 ``str.format`` (which reaches attributes through format fields), and only a small list of

@@ -1,7 +1,7 @@
 """Saving a case's workflow without its spec: the spec comes back from the cached diagram set.
 
 The embedded spec is more than half of a serialized case and the slow half to restore
-(ENGINE_NOTES, cost), so stored state holds only tasks and data.
+(docs/engine-notes.md, cost), so stored state holds only tasks and data.
 
 A step restores and saves its case, so ``CaseSerializer`` does both through
 ``engine.fastserial`` (and orjson); ``SpiffCaseSerializer`` is the same format through

@@ -1,4 +1,4 @@
-"""Statutory records taken from completed key tasks (the contract ids of PROCESS.md).
+"""Statutory records taken from completed key tasks (the contract ids of docs/process.md).
 
 Each completed contract task updates named columns of the case, so returns and reports read
 dates directly instead of replaying diagrams.

@@ -5,9 +5,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-DEADLINE_KEYS = ("cads_decision", "assessment", "icpc", "first_core_group", "next_review")
-
-
 @dataclass(frozen=True)
 class Actor:
     """Who is acting: a user name and the roles they hold ('system' for the timer worker)."""

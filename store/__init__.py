@@ -7,7 +7,7 @@ from engine import Clock
 
 from .cases import Safeguarding
 from .db import connect, database
-from .models import create_schema
+from .migrations import create_schema
 
 
 @dataclass

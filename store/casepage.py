@@ -9,7 +9,8 @@ from peewee import JOIN, fn
 
 from engine import DEADLINE_KEYS, WorkingDayCalendar, case_progress, process_index
 
-from .cases import Safeguarding, chronology, siblings
+from .cases import Safeguarding
+from .views import chronology, siblings
 from .models import Case, CaseState, Person, Task, User
 from .views import deadline_status
 

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from peewee import JOIN, fn
+from peewee import fn
 
 from engine import (Actor, CaseConflict, CaseEngine, CaseNotFound, ChronologyEvent, Clock, DiagramRegistry, DiagramSet,
                     EngineError, FieldError, StepOutcome, TaskNotFound, TaskNotReady, TaskView,
@@ -23,12 +23,10 @@ from .models import (Case, CaseState, ChronologyEntry, Conference, Contact, Diag
                      ReviewConference, Task, User)
 from .timeutil import to_db
 from .users import actor_for
-from .access import Viewer, task_condition  # noqa: I001 - after .models, as audit and history are
-from . import audit, history  # noqa: I001 - after .models, which registers the audit and archive tables
-
-SCHEDULING_TASKS = {"schedule_icpc": ("icpc", "icpc_due"), "schedule_review": ("review", "next_review_due"),
-                    "schedule_contextual_conference": ("contextual", None)}
-HOLDING_TASKS = {"icpc": "icpc", "review_conference": "review", "contextual_conference": "contextual"}
+from . import audit, history
+from .queues import find_task
+from .timerworker import run_due_timers
+from .conferences import HOLDING_TASKS, SCHEDULING_TASKS, check_chair_available, held_details, scheduling_values
 EARLIEST_CONTACT = date(1900, 1, 1)
 ALLOCATED_ROLE = "social_worker"  # statutory work stays with the case's allocated worker
 
@@ -201,7 +199,6 @@ class Safeguarding:
 
     def _record_conference(self, case: Case, view: TaskView, form: dict, user: User) -> None:
         """Book (refusing a chair's double booking) or mark held the conference a chair's task is about."""
-        from .conferences import check_chair_available, held_details, scheduling_values
         if view.bpmn_id in SCHEDULING_TASKS:
             kind, due_field = SCHEDULING_TASKS[view.bpmn_id]
             due = getattr(case, due_field) if due_field else None
@@ -242,7 +239,6 @@ class Safeguarding:
     # -- timers -------------------------------------------------------------------------
     def fire_due_timers(self, now: datetime | None = None, batch: int = 100) -> int:
         """Fire the timers of every case due at ``now``; returns how many cases moved (store/timerworker.py)."""
-        from .timerworker import run_due_timers
         return run_due_timers(self, now or self.clock.now(), batch).fired
 
     # -- writing ------------------------------------------------------------------------
@@ -321,6 +317,7 @@ def _case_values(case: Case, outcome: StepOutcome, now: datetime) -> dict[str, A
     for name in ("allocated_worker", "team"):
         if name in case._dirty:  # noqa: SLF001 - peewee's record of fields assigned since the read
             values[name] = getattr(case, f"{name}_id")
+    # The statutory record's columns, the deadlines' due dates among them (engine/deadlines.py).
     values.update({name: value for name, value in outcome.statutory.items() if value != getattr(case, name)})
     if outcome.completed and case.status != "closed":
         values["status"] = "closed"
@@ -435,129 +432,6 @@ def find_child(child_data: dict) -> Person | None:
         return None
     return _SAME_CHILD.first(family_name=child_data["family_name"], given_name=child_data.get("given_name") or "",
                              date_of_birth=child_data["date_of_birth"])
-
-
-def find_task(task_id: str) -> Task:
-    """A READY task by id or unique id prefix (at least 6 characters)."""
-    task_id = (task_id or "").strip().lower()
-    if len(task_id) < 6:
-        raise TaskNotFound(f"no task {task_id!r}: give at least 6 characters of the task id")
-    matches = (_TASK_BY_ID.rows(id=task_id) if len(task_id) == 36
-               else list(Task.select().where(Task.id.startswith(task_id)).limit(2)))
-    if not matches:
-        done = (ChronologyEntry.select().where(ChronologyEntry.task_id == task_id)
-                .order_by(ChronologyEntry.id.desc()).first()) if len(task_id) == 36 else None
-        if done is not None:
-            raise CaseConflict(f"task {done.details.get('task', task_id)} was already completed by {done.actor} "
-                               f"on {done.at.date().isoformat()}")
-        raise TaskNotFound(f"no open task {task_id}")
-    if len(matches) > 1:
-        raise TaskNotFound(f"task id {task_id} is ambiguous: give more characters")
-    return matches[0]
-
-
-def list_tasks(role: str | None = None, username: str | None = None, limit: int | None = 200,
-               viewer: Viewer | None = None) -> list[Task]:
-    """Open tasks for a role's queue and/or a user (their own and their roles' unassigned), overdue first;
-    with ``viewer``, only the ones the access rules let them see in a list (store/access.py).
-
-    Each part of the queue (the user's own tasks, each role's unassigned ones; dated, then undated)
-    is its own query along the (assignee, due) or (role, due) index, limited, and the parts are
-    merged: the first page costs the same with a hundred thousand open tasks as with a hundred.
-    Each part's SQL is built once per viewer (store/prepared.py): building it took longer than
-    SQLite takes to answer it.
-    """
-    if username:
-        if viewer is not None and viewer.username == username:
-            user_id, roles = viewer.user_id, viewer.roles
-        else:
-            user, actor = actor_for(username)
-            user_id, roles = user.id, actor.roles
-        parts = [("mine", {"user": user_id})] + [("queue", {"role": r}) for r in sorted([role] if role else roles)]
-    else:
-        parts = [("role", {"role": role})] if role else [("all", {})]
-    bound = {} if limit is None else {"limit": limit}
-    found: dict[str, Task] = {}
-    for dated in (True, False):
-        if not dated and limit is not None and len(found) >= limit:
-            break  # undated tasks come after every dated one
-        for kind, values in parts:
-            rows = _QUEUE_PART[kind, dated, limit is None, viewer].tuples(**values, **bound)
-            found.update((t.id, t) for t in _queue_tasks(rows))
-    return sorted(found.values(), key=lambda t: (t.due is None, t.due or date.min, t.created_at, t.id))[:limit]
-
-
-# The parts of a queue: a user's own tasks, one role's unassigned ones, one role's, every open task.
-_QUEUE_PARTS = {"mine": lambda place: Task.assignee == place("user"),
-                "queue": lambda place: Task.assignee.is_null() & (Task.role == place("role")),
-                "role": lambda place: Task.role == place("role"),
-                "all": lambda place: None}
-
-
-# What a queue shows, not whole cases: each model's columns, in the order they are selected.
-_QUEUE_COLUMNS = ((Task, tuple(Task._meta.sorted_fields)),
-                  (Case, (Case.id, Case.child, Case.diagram_version, Case.stage, Case.status, Case.referral_date)),
-                  (Person, (Person.id, Person.given_name, Person.family_name)),
-                  (User, (User.id, User.username, User.full_name)))
-
-
-def _queue_tasks(rows: list[tuple]) -> list[Task]:
-    """A queue's rows as tasks with their case, the case's child and the assignee, built here:
-    peewee's general row conversion (a model instance per table, each value set through its
-    field) took 3.5 ms of a 16 ms inbox page of 50 rows. Values are converted by each field, as
-    peewee converts them; the instances are what a peewee query of these columns gives."""
-    tasks = []
-    for row in rows:
-        values = iter(row)
-        task, case, child, assignee = (_loaded(model, {f.name: None if v is None else f.python_value(v)
-                                                       for f, v in zip(fields, values)})
-                                       for model, fields in _QUEUE_COLUMNS)
-        case.__rel__["child"] = child
-        task.__rel__["case"] = case
-        if assignee.__data__["id"] is not None:
-            task.__rel__["assignee"] = assignee
-        tasks.append(task)
-    return tasks
-
-
-def _loaded(model, data: dict[str, Any]):
-    """An instance of ``model`` holding ``data`` as read (nothing dirty), as peewee's rows are."""
-    instance = model.__new__(model)
-    instance.__data__, instance._dirty, instance.__rel__ = data, set(), {}
-    return instance
-
-
-def _queue_part(key: tuple[str, bool, bool, Viewer | None], place) -> Any:
-    kind, dated, unlimited, viewer = key
-    query = (Task.select(*(f for _model, fields in _QUEUE_COLUMNS for f in fields))
-             .join(Case).join(Person).switch(Task).join(User, JOIN.LEFT_OUTER, on=(Task.assignee == User.id))
-             .where(Task.due.is_null(False) if dated else Task.due.is_null()))
-    part = _QUEUE_PARTS[kind](place)
-    if part is not None:
-        query = query.where(part)
-    if viewer is not None:
-        query = query.where(task_condition(viewer))
-    query = query.order_by(Task.due, Task.created_at, Task.id)
-    return query if unlimited else query.limit(place("limit"))
-
-
-_QUEUE_PART = PreparedFamily(_queue_part, limit=2048)  # at most twelve per viewer
-
-
-def get_case(case_id: int) -> Case:
-    case = Case.get_or_none(Case.id == case_id)
-    if case is None:
-        raise CaseNotFound(f"no case {case_id}")
-    return case
-
-
-def chronology(case: Case) -> list[ChronologyEntry]:
-    return list(ChronologyEntry.select().where(ChronologyEntry.case == case)
-                .order_by(ChronologyEntry.at, ChronologyEntry.id))
-
-
-def siblings(case: Case) -> list[Case]:
-    return list(Case.select().where(Case.sibling_group == case.sibling_group, Case.id != case.id).order_by(Case.id))
 
 
 def _iso(value) -> str | None:

@@ -14,11 +14,17 @@ from typing import Any, Iterable, Mapping
 from peewee import JOIN, fn
 
 from engine import FieldError, ValidationFailed, WorkingDayCalendar, add_months, parse_date
+from engine.deadlines import DUE_COLUMNS
 
-from .cases import HOLDING_TASKS, SCHEDULING_TASKS
 from .db import is_postgres
 from .models import Case, Conference, Person, ReviewConference, Task, User
 
+# The chair's tasks, by BPMN element id: scheduling ones book a conference (its kind, and the case
+# column holding the statutory date it must be held by), holding ones record it as held.
+SCHEDULING_TASKS = {"schedule_icpc": ("icpc", DUE_COLUMNS["icpc"]),
+                    "schedule_review": ("review", DUE_COLUMNS["next_review"]),
+                    "schedule_contextual_conference": ("contextual", None)}
+HOLDING_TASKS = {"icpc": "icpc", "review_conference": "review", "contextual_conference": "contextual"}
 KIND_LABELS = {"icpc": "Initial child protection conference", "review": "Review child protection conference",
                "contextual": "Contextual safeguarding conference"}
 KIND_SHORT = {"icpc": "ICPC", "review": "Review", "contextual": "Contextual"}

@@ -25,7 +25,8 @@ from engine.errors import EngineError
 
 from .db import database
 from .access import backfill_case_teams
-from .models import ALL_MODELS, BaseModel, DiagramVersion
+from .models import BaseModel, DiagramVersion
+from .schema import ALL_MODELS
 
 ADVISORY_LOCK = 0x5AFE_9A4D  # PostgreSQL: one migrating process at a time
 
@@ -250,3 +251,8 @@ def _literal(value) -> str:
 
 
 __all__ = ["LATEST", "MIGRATIONS", "MigrationReport", "SchemaTooNew", "SchemaVersion", "migrate", "schema_version"]
+
+
+def create_schema() -> None:
+    """Create or upgrade the schema in place: missing tables, columns and indexes (``migrate``)."""
+    migrate()

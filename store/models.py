@@ -6,6 +6,8 @@ import json
 from peewee import (AutoField, BooleanField, CharField, DateField, DateTimeField, ForeignKeyField,
                     IntegerField, Model, TextField)
 
+from engine.deadlines import DEADLINES
+
 from .db import database
 
 
@@ -131,7 +133,8 @@ class Case(BaseModel):
     team = ForeignKeyField(Team, null=True, on_delete="SET NULL")  # set on allocation: who may see it (store/access.py)
     re_referral = BooleanField(default=False)
     previous_case = ForeignKeyField("self", null=True, on_delete="SET NULL")
-    # Statutory record (PROCESS.md): each date its own column, so returns never replay diagrams.
+    # Statutory record (docs/process.md#records-the-returns-need): each date its own column, so returns
+    # never replay diagrams.
     referral_date = DateField()
     cads_decision_on = DateField(null=True)
     cads_decision = CharField(null=True, max_length=40)
@@ -157,11 +160,7 @@ class Case(BaseModel):
     cin_plan_ended_on = DateField(null=True)
     closed_on = DateField(null=True)
     closure_reason = CharField(null=True, max_length=4)
-    cads_decision_due = DateField(null=True, index=True)
-    assessment_due = DateField(null=True, index=True)
-    icpc_due = DateField(null=True, index=True)
-    first_core_group_due = DateField(null=True)
-    next_review_due = DateField(null=True, index=True)
+    # ... and one due-date column per statutory deadline (``<key>_due``), added below from engine/deadlines.py.
 
     class Meta:  # the timeliness indicators count from these alone (store/returns/indicators.py)
         indexes = ((("cads_decision_on", "team", "cads_decision_due"), False),
@@ -180,6 +179,12 @@ class Case(BaseModel):
     @property
     def reference(self) -> str:
         return f"C{self.id:06d}"
+
+
+# The due date of each statutory deadline, declared once in engine/deadlines.py; the engine fills it
+# from the diagram's timer. Added after the class so they stay the last columns, where they always were.
+for _deadline in DEADLINES:
+    Case._meta.add_field(_deadline.due_column, DateField(null=True, index=True))
 
 
 class CaseState(BaseModel):
@@ -266,44 +271,3 @@ class CaseMigration(BaseModel):
     at = DateTimeField()
     by = CharField(max_length=80)
     rolled_back_at = DateTimeField(null=True)
-
-
-ALL_MODELS = [Team, User, UserRole, LoginAttempt, DiagramVersion, Person, Contact, Case, CaseState, Task,
-              ChronologyEntry, ReviewConference, Conference, CaseMigration]
-
-
-def create_schema() -> None:
-    """Create or upgrade the schema in place (store/migrations.py): missing tables, columns, indexes."""
-    from .migrations import migrate
-    migrate()
-
-
-# API tokens live beside their functions in store/tokens.py; imported here so create_schema makes the table.
-from .tokens import ApiToken  # noqa: E402
-
-ALL_MODELS.append(ApiToken)
-
-# The record of access (hash-chained audit) lives in store/audit.py; imported here so create_schema makes it.
-from .audit import AuditEntry, AuditHead  # noqa: E402
-
-ALL_MODELS.extend([AuditEntry, AuditHead])
-
-# Idempotency keys of API requests (store/idempotency.py); imported here so create_schema makes the table.
-from .idempotency import IdempotencyKey  # noqa: E402
-
-ALL_MODELS.append(IdempotencyKey)
-
-# Restricted cases and the people named on them live in store/access.py (who may see which case).
-from .access import CaseAccess, RestrictedCase  # noqa: E402
-
-ALL_MODELS.extend([RestrictedCase, CaseAccess])
-
-# Timer failures and incidents (store/incidents.py); imported here so create_schema makes the table.
-from .incidents import Incident  # noqa: E402
-
-ALL_MODELS.append(Incident)
-
-# The cold archive of pruned workflow history lives in store/history.py; imported here so create_schema makes it.
-from .history import CaseArchive  # noqa: E402
-
-ALL_MODELS.append(CaseArchive)

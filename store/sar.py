@@ -18,10 +18,9 @@ from engine import EngineError
 
 from . import audit
 from .audit import case_viewers
-from .cases import chronology
 from .models import Case, Conference, Contact, Person, ReviewConference, User
 from .timeutil import from_db
-from .views import STATUTORY_FIELDS
+from .views import STATUTORY_FIELDS, chronology
 
 NAME_KEYS = {"name": None, "adult_name": "the adult an allegation is about", "manager_name": "manager"}
 CONTACT_KEYS = ("phone", "email", "address")  # redacted with a third party's name

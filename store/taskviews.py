@@ -5,7 +5,8 @@ from datetime import date, datetime
 
 from engine import DEADLINE_KEYS, TaskNotFound, TaskView, WorkingDayCalendar
 
-from .cases import SCHEDULING_TASKS, Safeguarding
+from .cases import Safeguarding
+from .conferences import SCHEDULING_TASKS
 from .models import Case, CaseState, ChronologyEntry, Task
 from .views import deadline_status
 

@@ -11,19 +11,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from peewee import InterfaceError, OperationalError
 
-from engine import CaseConflict, EngineError
+from engine import CaseConflict, CaseEngine, DiagramSet, EngineError, StepOutcome
 
 from . import audit, incidents
 from .db import database, is_postgres
 from .models import Case, CaseState
 from .timeutil import to_db
 
-if TYPE_CHECKING:
-    from .cases import Safeguarding
+
+class CaseService(Protocol):
+    """What firing a case's timers needs of the command service (``store.cases.Safeguarding``):
+    named by its shape, so the worker and the service it serves do not import each other."""
+
+    engine: CaseEngine
+
+    def diagrams_for(self, version: str) -> DiagramSet: ...
+
+    def _write(self, case: Case, outcome: StepOutcome, actor: str, now: datetime, expected_version: int,
+               moved: dict[str, Any] | None = None, new: bool = False) -> None: ...
+
 
 SYSTEM = "system"
 DATABASE_DOWN = (OperationalError, InterfaceError)  # the database, not a case, is failing
@@ -54,7 +64,7 @@ def _take(case_id: int, now: datetime, wait: bool) -> Case | None:
     return query.first()
 
 
-def fire_case(service: "Safeguarding", case_id: int, now: datetime, actor: str = SYSTEM,
+def fire_case(service: CaseService, case_id: int, now: datetime, actor: str = SYSTEM,
               wait: bool = False) -> bool:
     """Fire one case's due timers in one transaction; False if it was not due (or another worker has it)."""
     with database.atomic():
@@ -68,7 +78,7 @@ def fire_case(service: "Safeguarding", case_id: int, now: datetime, actor: str =
     return True
 
 
-def run_due_timers(service: "Safeguarding", now: datetime, batch: int = 100) -> WorkerPass:
+def run_due_timers(service: CaseService, now: datetime, batch: int = 100) -> WorkerPass:
     """One pass over the due cases; a failing case is recorded for retry and never stops the others."""
     result = WorkerPass()
     for case_id in due_case_ids(now, batch):
@@ -87,7 +97,7 @@ def run_due_timers(service: "Safeguarding", now: datetime, batch: int = 100) -> 
     return result
 
 
-def worker_pass(service: "Safeguarding", now: datetime) -> str:
+def worker_pass(service: CaseService, now: datetime) -> str:
     """One pass of ``safeguarding worker``: fire due timers, drop expired idempotency keys; the line to print."""
     from .idempotency import purge_expired
     done = run_due_timers(service, now)
@@ -106,7 +116,7 @@ def drop_connection(db) -> None:
         pass
 
 
-def retry_incident(service: "Safeguarding", incident_id: int, username: str, now: datetime) -> incidents.Incident:
+def retry_incident(service: CaseService, incident_id: int, username: str, now: datetime) -> incidents.Incident:
     """An administrator retries an incident's case now (after fixing the cause).
 
     Resolved if the timers fire or nothing is due any more; otherwise the failure is recorded

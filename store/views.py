@@ -6,33 +6,41 @@ from typing import Any
 
 from peewee import JOIN
 
-from engine import DEADLINE_KEYS, WorkingDayCalendar
+from engine import DEADLINE_KEYS, DEADLINES, DEADLINES_BY_KEY, CaseNotFound, WorkingDayCalendar
 
-from .cases import chronology, get_case, siblings
-from .models import Case, Task, User
+from .models import Case, ChronologyEntry, Task, User
 from .access import Viewer, visible_case_ids
 from .prepared import Prepared, PreparedFamily
 from .timeutil import from_db
 
-# deadline key -> (due column, column recording when it was met)
-DEADLINE_EVENTS = {
-    "cads_decision": ("cads_decision_due", "cads_decision_on"),
-    "assessment": ("assessment_due", "assessment_authorised_on"),
-    "icpc": ("icpc_due", "icpc_held_on"),
-    "first_core_group": ("first_core_group_due", "first_core_group_on"),
-    "next_review": ("next_review_due", None),
-}
+
+def get_case(case_id: int) -> Case:
+    """The case with this id, or CaseNotFound (no access check: callers apply the rule)."""
+    case = Case.get_or_none(Case.id == case_id)
+    if case is None:
+        raise CaseNotFound(f"no case {case_id}")
+    return case
+
+
+def chronology(case: Case) -> list[ChronologyEntry]:
+    """The case's chronology, oldest first."""
+    return list(ChronologyEntry.select().where(ChronologyEntry.case == case)
+                .order_by(ChronologyEntry.at, ChronologyEntry.id))
+
+
+def siblings(case: Case) -> list[Case]:
+    """The other cases started by the same contact (the children of one sibling group)."""
+    return list(Case.select().where(Case.sibling_group == case.sibling_group, Case.id != case.id).order_by(Case.id))
 
 
 def deadline_status(case: Case, key: str, today: date, calendar: WorkingDayCalendar) -> dict[str, Any]:
-    """A deadline's date and status: met, missed, overdue, due (with working days left) or not set."""
-    due_field, done_field = DEADLINE_EVENTS[key]
-    due = getattr(case, due_field)
-    done = getattr(case, done_field) if done_field else None
-    if key == "next_review" and case.cp_plan_ended_on:
-        return {"key": key, "due": due.isoformat() if due else None, "status": "plan ended"}
-    if key == "icpc" and case.icpc_not_required and not case.icpc_held_on:
-        return {"key": key, "due": due.isoformat() if due else None, "status": "ICPC not required"}
+    """A deadline's date and status: met, missed, overdue, due (with working days left), not set, or
+    what stopped it applying (engine/deadlines.py)."""
+    deadline = DEADLINES_BY_KEY[key]
+    due = getattr(case, deadline.due_column)
+    done = getattr(case, deadline.done_column) if deadline.done_column else None
+    if done is None and deadline.stopped_by and getattr(case, deadline.stopped_by[0]):
+        return {"key": key, "due": due.isoformat() if due else None, "status": deadline.stopped_by[1]}
     if due is None:
         return {"key": key, "due": None, "status": "not set"}
     if done is not None:
@@ -98,8 +106,7 @@ STATUTORY_FIELDS = (
     "last_strategy_discussion_on", "initiating_strategy_discussion_on", "s47_started_on", "s47_outcome",
     "icpc_held_on", "icpc_outcome", "icpc_not_required", "cp_plan_started_on", "cp_plan_ended_on",
     "initial_category", "latest_category", "first_core_group_on", "cin_plan_started_on",
-    "cin_plan_ended_on", "closed_on", "closure_reason", "cads_decision_due", "assessment_due", "icpc_due",
-    "first_core_group_due", "next_review_due",
+    "cin_plan_ended_on", "closed_on", "closure_reason", *(d.due_column for d in DEADLINES),
 )
 
 

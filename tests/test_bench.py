@@ -1,21 +1,35 @@
 """The benchmark's smoke run: ``safeguarding bench --quick`` writes every section (no time is asserted)."""
 from __future__ import annotations
 
+import hashlib
 import json
+import tempfile
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from store.models import Task
 from tests.conftest import POSTGRES_URL
 from webui.cli import main
+from webui.cli.bench import DEFAULT_OUT
 
 SECTIONS = ("machine", "completion", "engine_floor", "caseload", "case_age", "reads", "http", "memory", "targets")
 
 
-def test_quick_bench_writes_every_section(tmp_path, capsys):
-    out = tmp_path / "results"
-    assert main(["bench", "--quick", "--out", str(out), "--postgres", POSTGRES_URL]) == 0
+def _snapshot(folder: Path) -> dict[str, tuple[int, str]]:
+    return {p.name: (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest()) for p in folder.iterdir()}
+
+
+def test_quick_bench_writes_every_section(tmp_path, capsys, monkeypatch):
+    """Without --out, the smoke run writes to a new temporary folder and leaves the recorded results alone."""
+    recorded = _snapshot(DEFAULT_OUT)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # so the fresh folder is cleaned up with tmp_path
+    assert main(["bench", "--quick", "--postgres", POSTGRES_URL]) == 0
+    said = capsys.readouterr().out
+    out = Path(said.splitlines()[-1].removeprefix("results in "))
+    assert out.parent == tmp_path and out.name.startswith("sgw-bench-quick-")
+    assert _snapshot(DEFAULT_OUT) == recorded
     results = json.loads((out / "results.json").read_text())
     assert set(SECTIONS) <= set(results)
     assert len(results["caseload"]) == 3 and results["caseload"][0]["cases"] < results["caseload"][-1]["cases"]
@@ -38,7 +52,19 @@ def test_quick_bench_writes_every_section(tmp_path, capsys):
     for heading in ("## Targets", "## Caseload", "## Case age", "## Reads", "## Over HTTP", "## Web worker memory"):
         assert heading in markdown
     assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "results in" in capsys.readouterr().out
+
+
+def test_the_bench_writes_where_it_is_told(tmp_path, monkeypatch, capsys):
+    """--out wins; a full run without it records its results in bench/results/ (the run itself is faked)."""
+    import bench
+    import bench.run
+    written = []
+    monkeypatch.setattr(bench.run, "run", lambda out, profile, postgres, log: written.append((out, profile.name))
+                        or {"targets": []})
+    assert main(["bench", "--quick", "--out", str(tmp_path)]) == 0
+    assert main(["bench"]) == 0
+    assert written == [(tmp_path, "quick"), (Path(bench.__file__).resolve().parent / "results", "full")]
+    assert capsys.readouterr().out.splitlines() == [f"results in {tmp_path}", f"results in {DEFAULT_OUT}"]
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

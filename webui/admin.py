@@ -8,7 +8,7 @@ from engine import KNOWN_ROLES, ValidationFailed
 from store.models import User
 from store.users import add_user, list_teams, list_users, roles_of, set_password, set_user
 
-from .app import clock
+from .context import clock
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 ROLES = sorted(KNOWN_ROLES)

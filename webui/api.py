@@ -17,16 +17,16 @@ from flask_login import current_user
 from werkzeug.exceptions import NotFound
 
 from engine import DEADLINE_KEYS, CaseConflict, FieldError, ValidationFailed
-from store.cases import list_tasks, siblings
+from store.queues import list_tasks
 from store.db import database
 from store.idempotency import check_key, fingerprint, remember, reserve
 from store.models import Case, Task
 from store.tasks import claim_task
 from store.tokens import user_for_token
-from store.views import case_summary, open_tasks_if_visible
+from store.views import case_summary, open_tasks_if_visible, siblings
 
 from .access import FRONT_DOOR, can_see_case, can_see_referrer, get_case_or_404, get_task_or_404, viewer
-from .app import clock, csrf, service
+from .context import clock, csrf, service
 from .limits import MAX_ID
 from .session import CurrentUser
 

@@ -6,18 +6,20 @@ import secrets
 from pathlib import Path
 from urllib.parse import quote
 
-from flask import (Flask, abort, current_app, g, has_request_context, jsonify, render_template, request,
+from flask import (Flask, abort, current_app, has_request_context, jsonify, render_template, request,
                    send_from_directory, url_for)
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFError
 
-from engine import (CaseConflict, CaseNotFound, EngineError, NotPermitted, SystemClock, TaskChanged,
-                    TaskNotFound, TaskNotReady, ValidationFailed)
+from engine import EngineError, SystemClock
 from store import app_context
 from store.db import INSTANCE_DIR
 
-from .session import CurrentUser, load_current_user
+from . import auth, work
+from .access import append_views, guard_routes
+from .context import csp_nonce, csrf, status_for, wants_json
+from .session import load_current_user
 
 WEBUI_DIR = Path(__file__).resolve().parent
 NODE_MODULES = WEBUI_DIR / "node_modules"
@@ -25,7 +27,6 @@ VENDOR = {  # URL prefix -> folder inside node_modules (installed by scripts/set
     "govuk": "govuk-frontend/dist/govuk",
     "bpmn-js": "bpmn-js/dist",
 }
-csrf = CSRFProtect()
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -94,7 +95,6 @@ def create_app(config: dict | None = None) -> Flask:
     def govuk_assets(filename: str):  # the GOV.UK stylesheet refers to /assets/fonts and /assets/images
         return send_from_directory(NODE_MODULES / VENDOR["govuk"] / "assets", filename, max_age=86400)
 
-    from . import auth, work
     app.register_blueprint(auth.bp)
     app.register_blueprint(work.bp)
     for name in ("tasks", "cases", "contacts", "chairs", "admin", "api", "diagrams", "processview", "incidents",
@@ -102,7 +102,6 @@ def create_app(config: dict | None = None) -> Flask:
         module = _optional_blueprint(name)
         if module is not None:
             app.register_blueprint(module.bp)
-    from .access import append_views, guard_routes
     guard_routes(app)  # every route naming a case, task, conference or person checks access first
     app.after_request(append_views)  # views not appended with a change are appended before the answer leaves
     _register_errors(app)
@@ -114,13 +113,6 @@ class _SessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"] or (has_request_context() and request.is_secure))
-
-
-def csp_nonce() -> str:
-    """This request's Content-Security-Policy nonce (for the few inline scripts and styles)."""
-    if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(16)
-    return g.csp_nonce
 
 
 CACHEABLE_PREFIXES = ("/static/", "/vendor/", "/assets/")
@@ -189,21 +181,6 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
-def wants_json() -> bool:
-    return request.path.startswith("/api/")
-
-
-ERROR_STATUS = [(ValidationFailed, 422), (CaseConflict, 409), (TaskChanged, 409), (TaskNotReady, 409),
-                (NotPermitted, 403), (CaseNotFound, 404), (TaskNotFound, 404)]
-
-
-def status_for(exc: EngineError) -> int:
-    for kind, status in ERROR_STATUS:
-        if isinstance(exc, kind):
-            return status
-    return 400
-
-
 def _register_errors(app: Flask) -> None:
     titles = {400: "The request could not be carried out", 401: "Sign in to continue",
               403: "You do not have access to this", 404: "Page not found",
@@ -242,15 +219,4 @@ def _register_errors(app: Flask) -> None:
         return render_error(500, None)
 
 
-def service():
-    """The command service of this app (store + engine)."""
-    from flask import current_app
-    return current_app.extensions["safeguarding"].service
-
-
-def clock():
-    from flask import current_app
-    return current_app.extensions["safeguarding"].clock
-
-
-__all__ = ["create_app", "service", "clock", "CurrentUser", "csrf", "status_for", "csp_nonce"]
+__all__ = ["create_app", "UrlPattern"]

@@ -12,7 +12,7 @@ from store.models import User
 from store.users import (change_own_password, clear_login_failures, end_sessions, login_refused_for,
                          record_login_failure, verify_password)
 
-from .app import clock
+from .context import clock
 from .session import CurrentUser, start_session
 
 bp = Blueprint("auth", __name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from engine import EngineError, TaskNotReady, ValidationFailed
+from engine import DEADLINES, EngineError, TaskNotReady, ValidationFailed
 from store.access import case_condition, may_restrict, refused_attempts, restriction
 from store.allocation import ALLOCATING_MANAGERS, allocatable_workers
 from store.audit import case_viewers
@@ -12,15 +12,13 @@ from store.casepage import case_page as case_page_data
 from store.casepage import diagram_progress, diagram_xml, managed_roles, team_cases, team_tasks
 
 from .access import can_see_case, can_see_referrer, get_case_or_404, viewer
-from .app import clock, service, status_for
+from .context import clock, service, status_for
 
 bp = Blueprint("cases", __name__)
 
 STRATEGY_ROLES = ("social_worker", "team_manager")
 AUDIT_VIEWER_ROLES = ("team_manager", "cads_manager")  # who may see "who has seen this case"
-DEADLINE_LABELS = {"cads_decision": "CADS decision (1 working day)", "assessment": "Assessment (45 working days)",
-                   "icpc": "Initial child protection conference (15 working days)",
-                   "first_core_group": "First core group (10 working days)", "next_review": "Next review conference"}
+DEADLINE_LABELS = {d.key: d.long_label for d in DEADLINES}
 
 
 @bp.route("/cases/<int:case_id>")

@@ -14,7 +14,7 @@ from store.models import User
 from store.access import case_condition
 
 from .access import get_case_or_404, viewer
-from .app import clock, service
+from .context import clock, service
 
 bp = Blueprint("chairs", __name__, url_prefix="/conferences")
 CHAIR, SUPPORT = "conference_chair", "business_support"

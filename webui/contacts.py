@@ -24,7 +24,7 @@ from store.db import database
 from store.idempotency import Stored, remember, reserve, stored_answer
 
 from .access import viewer
-from .app import clock, service
+from .context import clock, service
 from .formrender import FormView, Parsed, build_form, page_errors, parse_form, to_values
 
 bp = Blueprint("contacts", __name__)

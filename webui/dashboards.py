@@ -1,4 +1,4 @@
-"""Managers' timeliness dashboard: the PROCESS.md indicators by month and team, drawn as SVG,
+"""Managers' timeliness dashboard: the indicators of docs/process.md by month and team, drawn as SVG,
 each figure a link to the cases behind it (which the access rules then filter)."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from store.models import Case, Person
 from store.returns.indicators import INDICATORS, cases_behind, figures, month_bounds, percent, team_names
 
 from .access import viewer
-from .app import clock
+from .context import clock
 
 bp = Blueprint("dashboards", __name__)
 MANAGERS = ("team_manager", "cads_manager", "admin")

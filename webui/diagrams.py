@@ -19,7 +19,7 @@ from engine.checks import Problem
 
 from store import versions
 
-from .app import service
+from .context import service
 from .formrender import build_form
 
 bp = Blueprint("diagrams", __name__, url_prefix="/diagrams")

@@ -8,7 +8,7 @@ from engine import EngineError
 from store.incidents import MAX_ATTEMPTS, list_incidents
 from store.timerworker import retry_incident
 
-from .app import clock, service
+from .context import clock, service
 
 bp = Blueprint("incidents", __name__, url_prefix="/admin/incidents")
 

@@ -45,7 +45,7 @@ def _object(required: list[str], **properties: Any) -> dict[str, Any]:
 
 def _task_properties() -> dict[str, Any]:
     return {"id": {**TEXT, "description": "The task id (a UUID)"},
-            "element_id": {**TEXT, "description": "The BPMN element id, e.g. cads_decision (contract of PROCESS.md)"},
+            "element_id": {**TEXT, "description": "The BPMN element id, e.g. cads_decision (the contract ids of docs/process.md)"},
             "title": TEXT, "role": {**TEXT, "description": "The role whose queue the task is in"},
             "assignee": {**NULLABLE_TEXT, "description": "Username of the person holding it, or null"},
             "due": NULLABLE_DATE,

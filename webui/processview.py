@@ -11,7 +11,7 @@ from engine.diffview import (DiagramElement, changed_forms, deadline_timers, dia
                              diff_diagram_sets)
 from store.processstats import ProcessStats, list_versions, process_stats
 
-from .app import clock, service
+from .context import clock, service
 
 bp = Blueprint("processview", __name__, url_prefix="/process")
 TOP_FILE = "safeguarding_case.bpmn"

@@ -11,7 +11,7 @@ from store.allocation import allocate_case
 from store.models import User
 
 from .access import get_case_or_404, viewer
-from .app import clock, status_for
+from .context import clock, status_for
 
 bp = Blueprint("restriction", __name__)
 REFUSAL_VIEWERS = ("team_manager", "cads_manager", "admin", "information_governance")

@@ -10,12 +10,11 @@ from flask import Blueprint, Response, abort, render_template, request
 from flask_login import current_user, login_required
 
 from store import audit
-from store.returns import collection_period
+from store.returns import LA_CODE_DEFAULT, collection_period
 from store.returns.annexa import annex_a_workbook
 from store.returns.cin import build_census, census_xml
 
-from .app import clock
-from .cli_returns import LA_CODE_DEFAULT
+from .context import clock
 from .dashboards import require_manager
 
 bp = Blueprint("returns", __name__)

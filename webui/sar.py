@@ -10,7 +10,7 @@ from engine import EngineError
 from store.sar import find_subject, subject_access_pack
 
 from .access import SAR_ROLES, get_person_or_404
-from .app import clock
+from .context import clock
 
 bp = Blueprint("sar", __name__, url_prefix="/sar")
 

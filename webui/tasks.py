@@ -8,20 +8,19 @@ from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException, NotFound
 
-from engine import (CaseConflict, FieldError, TaskChanged, TaskNotFound, TaskNotReady, TaskView,
+from engine import (DEADLINES, CaseConflict, FieldError, TaskChanged, TaskNotFound, TaskNotReady, TaskView,
                     ValidationFailed)
 from store.models import Case, Task
 from store.conferences import suggested_review_fields
 from store.taskviews import booking_deadline, last_completion, open_deadlines, task_view
 
 from .access import can_see_case, get_case_or_404, get_task_or_404
-from .app import clock, service
+from .context import clock, service
 from .formrender import FormView, Parsed, build_form, page_errors, parse_form, to_values
 
 bp = Blueprint("tasks", __name__)
 
-DEADLINE_LABELS = {"cads_decision": "CADS decision", "assessment": "Assessment", "icpc": "Initial conference (ICPC)",
-                   "first_core_group": "First core group", "next_review": "Next review conference"}
+DEADLINE_LABELS = {d.key: d.short_label for d in DEADLINES}
 
 
 @bp.route("/tasks/<task_id>", methods=["GET", "POST"])

@@ -5,12 +5,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 from store.access import visible_among
-from store.cases import list_tasks
+from store.queues import list_tasks
 from store.models import Task
 from store.tasks import claim_task, holders_of, reassign_task, release_task
 
 from .access import viewer
-from .app import clock, service
+from .context import clock, service
 
 bp = Blueprint("work", __name__)
 PAGE_SIZE = 50  # a page stays quick to read and to render however long the queue is

@@ -4,7 +4,11 @@ Everything here reads the statutory date columns of ``Case`` (and conferences), 
 """
 from __future__ import annotations
 
+import os
 from datetime import date
+
+# The council's three-digit DfE local authority code, as the census header carries it.
+LA_CODE_DEFAULT = os.environ.get("SAFEGUARDING_LA_CODE", "926")
 
 
 def collection_period(year: int) -> tuple[date, date]:

@@ -1,4 +1,4 @@
-"""Timeliness indicators (PROCESS.md) by month and team, counted by the database.
+"""Timeliness indicators (docs/process.md) by month and team, counted by the database.
 
 Each indicator is a grouped query over the statutory date columns: per day of its event and the
 case's team, how many cases count and how many meet the indicator's condition (for the last three, the

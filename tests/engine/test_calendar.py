@@ -7,7 +7,7 @@ from engine import WorkingDayCalendar, add_months, end_of_day_utc
 
 
 @pytest.mark.parametrize("start, days, expected", [
-    ("2026-12-18", 15, "2027-01-13"),   # PROCESS.md: ICPC deadline over Christmas and New Year
+    ("2026-12-18", 15, "2027-01-13"),   # docs/process.md: ICPC deadline over Christmas and New Year
     ("2026-12-24", 1, "2026-12-29"),    # Christmas Day, Boxing Day substitute (Mon 28th)
     ("2026-12-31", 1, "2027-01-04"),    # New Year's Day on a Friday
     ("2027-03-25", 1, "2027-03-30"),    # Good Friday 26 March and Easter Monday 29 March 2027

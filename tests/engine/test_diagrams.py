@@ -20,8 +20,20 @@ def test_every_user_task_has_a_role_form_and_instructions(diagrams):
     assert set(CONTRACT_TASKS) <= {bpmn_id for _process, bpmn_id in diagrams.user_tasks}
 
 
-def test_every_statutory_deadline_is_declared_in_the_diagrams(diagrams):
-    assert diagrams.deadline_keys == {"cads_decision", "assessment", "icpc", "first_core_group", "next_review"}
+def test_every_declared_statutory_deadline_has_its_timer_in_the_diagrams(diagrams):
+    from engine import DEADLINE_KEYS
+    assert diagrams.deadline_keys == set(DEADLINE_KEYS)
+
+
+def test_a_timer_for_an_undeclared_deadline_is_refused_when_the_diagrams_load():
+    """Its due date would have no column to go to: the process owner is told to declare it."""
+    from engine import DiagramError, load_diagram_set, read_diagram_files
+    files = read_diagram_files()
+    text = files["child_protection.bpmn"]
+    assert 'value="icpc"' in text
+    files["child_protection.bpmn"] = text.replace('name="deadline" value="icpc"', 'name="deadline" value="icpc_booking"')
+    with pytest.raises(DiagramError, match="icpc_booking.*not declared.*engine/deadlines.py"):
+        load_diagram_set(files)
 
 
 def test_instructions_render_with_case_data(engine, diagrams):

@@ -116,7 +116,7 @@ def test_each_step_restores_in_a_fresh_process(engine, diagram_files, calendar, 
 
 
 def test_only_ready_tasks_can_be_completed(engine, diagrams, calendar):
-    """ENGINE_NOTES trap 1: task.run() checks nothing, so the engine must."""
+    """docs/engine-notes.md, trap 1: task.run() checks nothing, so the engine must."""
     from engine import NotPermitted, TaskNotFound, TaskNotReady, ValidationFailed
     from engine.serializer import CaseSerializer
     outcome = start(engine, diagrams)

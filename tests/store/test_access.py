@@ -9,7 +9,7 @@ from store.access import (CaseAccess, Viewer, can_open_task, can_see_case, grant
                           refused_attempts, restrict_case, restriction, revoke_access, task_condition,
                           unrestrict_case, visible_among, visible_case_ids)
 from store.audit import AuditEntry
-from store.cases import list_tasks
+from store.queues import list_tasks
 from store.demo import SCENARIOS, Scenario, _defaults, contact_payload, drive_case
 from store.models import Case, Task, User
 from store.users import add_user
@@ -189,7 +189,7 @@ def test_a_queues_tasks_hold_what_peewee_reads_for_them(app, cases):
     the same way, as peewee's own query of the task with its case, child and assignee."""
     from peewee import JOIN
 
-    from store.cases import _QUEUE_COLUMNS
+    from store.queues import _QUEUE_COLUMNS
     from store.models import Person
     seen_assigned = False
     for username in ("cads.sw", "sw.priya"):

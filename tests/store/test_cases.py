@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from engine import CaseConflict, EngineError, TaskNotFound, ValidationFailed
-from store.cases import find_task, list_tasks
+from store.queues import find_task, list_tasks
 from store.demo import FORM_EXAMPLES, SCENARIOS, build_form, contact_payload, drive_case
 from store.models import Case, CaseState, ChronologyEntry, Conference, ReviewConference, Task
 
@@ -168,7 +168,7 @@ def test_every_path_through_the_store(app, users, scenario):
 
 def test_unknown_case_and_task_ids(app, users):
     from engine import CaseNotFound
-    from store.cases import get_case
+    from store.views import get_case
     with pytest.raises(CaseNotFound):
         get_case(999)
     with pytest.raises(TaskNotFound):

@@ -98,7 +98,8 @@ def test_migrate_adds_new_models_and_columns_without_registration(db_url, clock)
     """Another module's new table and new column are created by the generic step, with defaults."""
     from store.db import connect
     from store.migrations import migrate
-    from store.models import ALL_MODELS, BaseModel, Team
+    from store.models import BaseModel, Team
+    from store.schema import ALL_MODELS
     db = connect(db_url)
     db.connect(reuse_if_open=True)
     migrate(clock.now())

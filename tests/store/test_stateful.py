@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
-from engine import CaseEngine, DiagramRegistry, EngineError, FixedClock, ValidationFailed
+from engine import DEADLINES, CaseEngine, DiagramRegistry, EngineError, FixedClock, ValidationFailed
 from store.demo import SCENARIOS, build_form, contact_payload
 
 START = datetime(2026, 12, 14, 9, 0, tzinfo=timezone.utc)
-DUE_FIELDS = ("cads_decision_due", "assessment_due", "icpc_due", "first_core_group_due", "next_review_due")
+DUE_FIELDS = tuple(d.due_column for d in DEADLINES)
 # every scenario's choices for each task: the machine wanders down every path
 OVERRIDES: dict[str, list[dict]] = {}
 for _scenario in SCENARIOS:

@@ -209,7 +209,7 @@ def test_the_worker_command_survives_its_database_session_being_killed(app, user
     """A PostgreSQL restart or a killed session: the worker says so, reconnects and carries on."""
     from tests.conftest import POSTGRES_URL
     from store.db import database, make_database
-    from webui import cli
+    from webui.cli import main, operations
     cases = start_cases(app, users, 2)
     sleeps = []
 
@@ -222,9 +222,9 @@ def test_the_worker_command_survives_its_database_session_being_killed(app, user
             admin.close()
         if len(sleeps) == 3:
             raise KeyboardInterrupt
-    monkeypatch.setattr(cli.time, "sleep", between_passes)
+    monkeypatch.setattr(operations.time, "sleep", between_passes)
     try:
-        code = cli.main(["--database", db_url, "worker", "--interval", "0.5", "--now", DUE.isoformat()])
+        code = main(["--database", db_url, "worker", "--interval", "0.5", "--now", DUE.isoformat()])
     finally:
         database.initialize(app.db)
     out, err = capsys.readouterr()

@@ -216,7 +216,7 @@ def test_an_older_database_gains_the_new_version_columns(tmp_path):
 
     from store import database
     from store.db import connect
-    from store.models import create_schema
+    from store.migrations import create_schema
     path = tmp_path / "old.db"
     raw = sqlite3.connect(path)
     raw.execute("CREATE TABLE diagram_version (version VARCHAR(32) PRIMARY KEY, files TEXT NOT NULL, "

@@ -337,7 +337,7 @@ def test_an_unexpected_error_gives_the_generic_500_page(web_app, auth, client):
 
 def test_create_schema_adds_session_epoch_to_an_older_database(db, auth, client):
     from store.db import database
-    from store.models import create_schema
+    from store.migrations import create_schema
     database.execute_sql('ALTER TABLE "user" DROP COLUMN session_epoch')
     assert "session_epoch" not in {c.name for c in database.get_columns("user")}
     create_schema()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from bench.seed import Copier
-from store.cases import list_tasks
+from store.queues import list_tasks
 from store.models import Task
 from tests.webui.test_work import record_contact
 

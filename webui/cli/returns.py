@@ -1,17 +1,17 @@
 """``safeguarding returns``: the Children in Need census, Ofsted's Annex A and the demo collection year."""
 from __future__ import annotations
 
-import os
 import re
 import sys
 from pathlib import Path
 
 from engine import EngineError, parse_date
+from store.returns import LA_CODE_DEFAULT
 
-LA_CODE_DEFAULT = os.environ.get("SAFEGUARDING_LA_CODE", "926")
-
+from .common import _app
 
 def register(sub) -> None:
+    """Add the ``returns`` command group to the ``safeguarding`` command."""
     returns = sub.add_parser("returns", help="statutory returns: CIN census, Annex A").add_subparsers(metavar="RETURN")
     cmd = returns.add_parser("cin", help="the Children in Need census XML for the year ending 31 March YEAR")
     cmd.add_argument("--year", type=int, required=True)
@@ -29,21 +29,23 @@ def register(sub) -> None:
 
 
 def check_year(year: int) -> int:
+    """The collection year (that of the 31 March it ends on), or refused if implausible."""
     if not 2000 <= year <= 2100:
         raise EngineError(f"--year {year} is not a collection year (the year of the 31 March it ends on)")
     return year
 
 
 def check_la(code: str) -> str:
+    """The local authority's 3-digit code, or refused."""
     if not re.fullmatch(r"[0-9]{3}", code or ""):
         raise EngineError(f"--la {code!r} is not a local authority code (3 digits, for example 926)")
     return code
 
 
 def cmd_cin(args) -> int:
+    """Write the Children in Need census XML, warning on stderr about each gap in the data."""
     from store.returns.cin import build_census, census_xml
 
-    from .cli import _app
     year, la_code = check_year(args.year), check_la(args.la)
     app = _app(args)
     census = build_census(year, la_code)
@@ -57,9 +59,9 @@ def cmd_cin(args) -> int:
 
 
 def cmd_annex_a(args) -> int:
+    """Write Ofsted's Annex A lists for the dates given as one spreadsheet."""
     from store.returns.annexa import annex_a_workbook
 
-    from .cli import _app
     try:
         first, last = parse_date(args.first), parse_date(args.last)
     except ValueError:
@@ -75,9 +77,9 @@ def cmd_annex_a(args) -> int:
 
 
 def cmd_demo_year(args) -> int:
+    """Drive demo cases across the collection year ending 31 March YEAR."""
     from store.returns.demoyear import run_demo_year
 
-    from .cli import _app
     app = _app(args)
     for line in run_demo_year(app.service, check_year(args.year)):
         print(line)
