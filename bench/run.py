@@ -285,7 +285,7 @@ def _tokens(service) -> tuple[str, str]:
 
 
 def _meeting_form(service) -> dict:
-    form = build_form("core_group_meeting.json", {"another_meeting_before_review": True},
+    form = build_form("core_group_meeting.json", {},
                       service.clock.now().date(), service.engine.calendar)
     return form
 
@@ -298,8 +298,7 @@ def _http(kind: str, url: str, service, copier, templates, by_role, profile: Pro
 
     def floor_of(task_id: str) -> Callable[[], None]:
         """The floor of completing this meeting, on its case's state as stored now."""
-        return _floor_step(service, Task.get_by_id(task_id).case_id, "core_group_meeting",
-                           {"another_meeting_before_review": True})
+        return _floor_step(service, Task.get_by_id(task_id).case_id, "core_group_meeting", {})
     with load.gunicorn(url, profile.http_workers, work / f"gunicorn-{kind}.log") as (port, _server):
         _warm_up(port, worker_token, contact_token, tasks, contact, profile.http_workers, meeting)
         # One client's completions, each followed by a floor step of the same task here, in turns,

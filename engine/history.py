@@ -46,6 +46,7 @@ def prune(workflow: BpmnWorkflow, loops: list, mark) -> Pruned:
     """
     pruned = Pruned()
     marks: dict[str, dict[str, set]] = {}
+    _drop_orphans(workflow, pruned)
     for task in loops:
         for turn in [c for c in task.children if c.state & _FINISHED and not c.children]:
             mark(turn.workflow, [turn], marks)
@@ -65,6 +66,27 @@ def prune(workflow: BpmnWorkflow, loops: list, mark) -> Pruned:
     if pruned:
         _fold(workflow, marks)
     return pruned
+
+
+def _drop_orphans(workflow: BpmnWorkflow, pruned: Pruned) -> None:
+    """Remove subprocesses whose calling task is gone from the tree.
+
+    Cancelling a task drops its unfinished children without cancelling them (SpiffWorkflow
+    3.2.0, ``Task._drop_children``): when a terminate end event ends the child protection plan,
+    the running turn of the core group loop is dropped and its subprocess, with the meeting it
+    was waiting for, is left behind, unreachable but still saved, restored and scanned for
+    timers at every step. Nested ones go in later rounds, once their own caller has gone.
+    """
+    while True:
+        known = set(workflow.tasks).union(*(sp.tasks for sp in workflow.subprocesses.values()))
+        orphans = [sp_id for sp_id in workflow.subprocesses if sp_id not in known]
+        if not orphans:
+            return
+        for sp_id in orphans:
+            sub = workflow.subprocesses.pop(sp_id)  # not marked: it has no place on the drawing left
+            pruned.subprocesses.append(sub)
+            for task in sub.tasks.values():
+                workflow.event_manager.remove_task(task)
 
 
 def _drop_subprocess(workflow: BpmnWorkflow, parent, mark, marks, pruned: Pruned) -> None:

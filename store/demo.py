@@ -76,7 +76,7 @@ class Scenario:
 def _defaults() -> dict[str, list[dict[str, Any]]]:
     return {"feedback_to_referrer": [{}], "close_case": [{"reason": "RC7"}], "mash_check": [{}],
             "schedule_icpc": [{}], "schedule_review": [{}], "core_group": [{}],
-            "core_group_meeting": [{"another_meeting_before_review": False}], "cin_plan": [{}],
+            "core_group_meeting": [{}], "cin_plan": [{}],
             "end_cin_plan": [{}], "early_help_referral": [{}], "family_help_plan": [{}],
             "allegation_management_meeting": [{}], "lado_outcome": [{}], "contextual_assessment": [{}],
             "schedule_contextual_conference": [{}]}

@@ -49,7 +49,10 @@ def drive(engine: CaseEngine, diagrams: DiagramSet, calendar: WorkingDayCalendar
     if after_step:
         after_step(diagrams, outcome.state, at(today))
     for _ in range(MAX_STEPS):
-        task = next((t for t in outcome.tasks if scenario.wants(t.bpmn_id)), None)
+        # Of the tasks the scenario wants, the kind done least so far: work that repeats until
+        # something else happens (core group meetings until a review ends the plan) takes turns.
+        wanted = [t for t in outcome.tasks if scenario.wants(t.bpmn_id)]
+        task = min(wanted, key=lambda t: done.count(t.bpmn_id)) if wanted else None
         if task is None and fill_unknown:
             task = next((t for t in outcome.tasks if t.bpmn_id not in scenario.choices), None)
         if task is None:
