@@ -1,20 +1,30 @@
-"""Moving a running case to a new version of the diagrams (SpiffWorkflow's workflow diff and migrate).
+"""Moving a running case to a new version of the diagrams.
 
-A case may move when no task that is active in it (ready, waiting or started) was removed or
-changed in the new version, and its state restores against the new diagrams afterwards.
-Active tasks keep their ids, data and timer due dates; what follows them is predicted anew.
+Two ways, tried in this order:
+
+- **in place** (SpiffWorkflow's workflow diff and migrate): when no task that is active in the
+  case (ready, waiting or started) was removed or changed in the new version. Active tasks keep
+  their ids, data and timer due dates; what follows them is predicted anew.
+- **by replay**: when the new version changed the diagram around the case's open work (a loop
+  redrawn, a task moved into another branch), the case is started again on the new version and
+  its recorded history (each completed task's form at the moment it was completed, each strategy
+  discussion called, the timers due in between) is replayed, so every date is worked out afresh
+  from the recorded event dates. A step with no place in the new version stops the move, naming it.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Sequence
 
 from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.util.task import TaskState
 
+from .calendar import local_date
 from .cases import CaseEngine, _run_engine, _Snapshot
-from .diagrams import DiagramSet
-from .errors import EngineError
-from .types import ChronologyEvent, StepOutcome
+from .diagrams import KNOWN_ROLES, DiagramSet
+from .errors import EngineError, ValidationFailed
+from .types import Actor, ChronologyEvent, StepOutcome, TaskView
 
 ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 
@@ -25,26 +35,125 @@ class CannotMigrate(EngineError):
     code = "conflict"
 
 
+@dataclass(frozen=True)
+class RecordedStep:
+    """One step of a case's recorded history: a completed task (its form) or a strategy discussion
+    called during the case (its reason), by whom and when."""
+
+    at: datetime
+    kind: str  # "task_completed" or "strategy_discussion_requested"
+    element: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    actor: str = "system"
+
+
+REPLAYED_KINDS = ("task_completed", "strategy_discussion_requested")
+REPLAYING = Actor("migration", frozenset(KNOWN_ROLES))  # the recorded steps were allowed when they were taken
+
+
 def can_migrate(engine: CaseEngine, old: DiagramSet, new: DiagramSet, state: str,
-                now: datetime) -> tuple[bool, str]:
-    """Whether a case in ``state`` on ``old`` can move to ``new``, and why (not); tries the move in memory."""
+                now: datetime, history: Sequence[RecordedStep] | None = None) -> tuple[bool, str]:
+    """Whether a case in ``state`` on ``old`` can move to ``new``, and why (not); tries the move in memory.
+
+    With ``history`` (the case's recorded steps, oldest first) a case that cannot move in place
+    may move by replaying them."""
     if old.version == new.version:
         return False, "the case is already on this version"
     try:
         _migrated(engine, old, new, state, now)
     except CannotMigrate as exc:
-        return False, str(exc)
+        if history is None:
+            return False, str(exc)
+        try:
+            _replayed(engine, old, new, state, now, history)
+        except CannotMigrate as again:
+            return False, f"{exc}; replaying its history: {again}"
+        return True, f"its open work changed in the new version: its {len(history)} recorded steps are replayed on it"
     except EngineError as exc:
         return False, f"the case could not be moved: {exc}"
     return True, "no active task was removed or changed"
 
 
-def migrate(engine: CaseEngine, old: DiagramSet, new: DiagramSet, state: str, now: datetime) -> StepOutcome:
-    """Move a case to ``new``: its state serialized against the new set, its tasks re-projected."""
-    workflow, before = _migrated(engine, old, new, state, now)
-    events = [ChronologyEvent("migrated", f"Moved from diagram version {old.version} to {new.version}",
-                              details={"from": old.version, "to": new.version})]
+def migrate(engine: CaseEngine, old: DiagramSet, new: DiagramSet, state: str, now: datetime,
+            history: Sequence[RecordedStep] | None = None) -> StepOutcome:
+    """Move a case to ``new``: in place if it can, else (given its ``history``) by replaying it."""
+    try:
+        workflow, before = _migrated(engine, old, new, state, now)
+        how = {}
+    except CannotMigrate:
+        if history is None:
+            raise
+        workflow, before = _replayed(engine, old, new, state, now, history)
+        how = {"replayed_steps": len(history)}
+    summary = f"Moved from diagram version {old.version} to {new.version}"
+    if how:
+        summary += f" (its {len(history)} recorded steps replayed on the new version)"
+    events = [ChronologyEvent("migrated", summary, details={"from": old.version, "to": new.version, **how})]
     return engine._outcome(new, workflow, now, before, events)
+
+
+def _replayed(engine: CaseEngine, old: DiagramSet, new: DiagramSet, state: str, now: datetime,
+              history: Sequence[RecordedStep]):
+    """The case started again on ``new`` and its recorded steps replayed at their own moments.
+
+    Returns the new workflow and a snapshot that makes the move's outcome report what changed
+    for people (a deadline's new date), not the new task ids of work already done or open."""
+    previous = engine._restore(old, state, now)
+    if not history:
+        raise CannotMigrate("the case has no recorded steps to replay")
+    outcome = engine.start(new, dict(previous.task_tree.data), history[0].at)
+    for step in history:
+        outcome = _due_timers(engine, new, outcome, step.at)
+        outcome = _replay_step(engine, new, outcome, step)
+    outcome = _due_timers(engine, new, outcome, now)
+    workflow = engine._restore(new, outcome.state, now)
+    old_view, new_view = _Snapshot.of(previous), _Snapshot.of(workflow)
+    return workflow, _Snapshot(new_view.ready_ids, old_view.deadlines, new_view.fired_ids)
+
+
+def _due_timers(engine: CaseEngine, diagrams: DiagramSet, outcome: StepOutcome, at: datetime) -> StepOutcome:
+    if outcome.next_timer_at is not None and outcome.next_timer_at <= at:
+        return engine.fire_timers(diagrams, outcome.state, at)
+    return outcome
+
+
+def _replay_step(engine: CaseEngine, diagrams: DiagramSet, outcome: StepOutcome, step: RecordedStep) -> StepOutcome:
+    when = local_date(step.at).strftime("%-d %B %Y")
+    try:
+        if step.kind == "strategy_discussion_requested":
+            actor = Actor(step.data.get("requested_by") or step.actor, REPLAYING.roles)
+            return engine.request_strategy_discussion(diagrams, outcome.state, actor, step.data.get("reason", ""),
+                                                      step.at)
+        task = _matching_task(outcome.tasks, step)
+        if task is None:
+            raise CannotMigrate(f"{step.element} completed on {when} has no open task to replay on in the new version "
+                                f"(open then: {', '.join(sorted(t.bpmn_id for t in outcome.tasks)) or 'none'})")
+        return engine.complete(diagrams, outcome.state, task.id, REPLAYING, _known_fields(task, step.data), step.at)
+    except ValidationFailed as exc:
+        problems = "; ".join(f"{e.field}: {e.message}" for e in exc.errors) or str(exc)
+        raise CannotMigrate(f"{step.element or step.kind} recorded on {when} is not valid on the new version: "
+                            f"{problems}") from None
+    except CannotMigrate:
+        raise
+    except EngineError as exc:
+        raise CannotMigrate(f"{step.element or step.kind} recorded on {when} cannot be replayed: {exc}") from None
+
+
+def _matching_task(tasks: list[TaskView], step: RecordedStep) -> TaskView | None:
+    """The open task the recorded step completed: same element, and for one of several (a MASH check
+    per agency) the one whose prefilled answers the recorded form shares."""
+    same = [t for t in tasks if t.bpmn_id == step.element]
+    alike = [t for t in same if all(step.data.get(k) == v for k, v in t.prefill.items() if k in step.data)]
+    return alike[0] if alike else (same[0] if len(same) == 1 else None)
+
+
+def _known_fields(task: TaskView, data: dict[str, Any]) -> dict[str, Any]:
+    """The recorded answers the new version's form still asks for (a question it dropped is left out;
+    the record of the answer stays in the chronology)."""
+    properties = task.schema.get("properties")
+    if not properties or task.schema.get("additionalProperties", True) is not False:
+        return dict(data)
+    return {k: v for k, v in data.items() if k in properties}
 
 
 def _label(task) -> str:

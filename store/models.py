@@ -268,6 +268,7 @@ class CaseMigration(BaseModel):
     to_version = CharField(max_length=32)
     previous_state = TextField()
     case_version = IntegerField()  # the case row's version right after the move
+    previous_dates = JSONField(null=True)  # the deadlines' due dates before the move, put back by a rollback
     at = DateTimeField()
     by = CharField(max_length=80)
     rolled_back_at = DateTimeField(null=True)

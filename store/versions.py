@@ -9,22 +9,23 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Mapping
 
 from peewee import fn
 
-from engine import (CaseConflict, CaseEngine, CaseNotFound, ChronologyEvent, DiagramError, EngineError,
+from engine import (DEADLINES, CaseConflict, CaseEngine, CaseNotFound, ChronologyEvent, DiagramError, EngineError,
                     FieldError, NotPermitted, SystemClock, ValidationFailed, load_diagram_set, version_of)
 from engine.checks import Problem, check_diagram_files
 from engine.diagrams import parse_xml
-from engine.migration import CannotMigrate, can_migrate, migrate, restored_outcome
+from engine.migration import REPLAYED_KINDS, CannotMigrate, RecordedStep, can_migrate, migrate, restored_outcome
 
 from . import audit
 from .cases import Safeguarding, lock_case
 from .db import database
 from .dryrun import dry_run
-from .models import Case, CaseMigration, CaseState, DiagramVersion
-from .timeutil import to_db
+from .models import Case, CaseMigration, CaseState, ChronologyEntry, DiagramVersion
+from .timeutil import from_db, to_db
 from .users import actor_for
 
 OWNER_ROLE = "process_owner"
@@ -247,9 +248,23 @@ def migration_plan(to_version: str, service: Safeguarding | None = None) -> list
     for case in Case.select().where(Case.status == "open", Case.diagram_version != target.version).order_by(Case.id):
         old = service.diagrams_for(case.diagram_version_id)
         movable, reason = can_migrate(service.engine, old, target, CaseState.get_by_id(case.id).state,
-                                      service.clock.now())
+                                      service.clock.now(), recorded_steps(case.id))
         checks.append(MigrationCheck(case.id, case.reference, case.diagram_version_id, movable, reason))
     return checks
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def recorded_steps(case_id: int) -> list[RecordedStep]:
+    """The case's history as the chronology recorded it, in the order it was recorded: what a move
+    by replay runs again on the new version (engine/migration.py)."""
+    entries = (ChronologyEntry.select().where(ChronologyEntry.case == case_id, ChronologyEntry.kind.in_(REPLAYED_KINDS))
+               .order_by(ChronologyEntry.id))
+    return [RecordedStep(from_db(e.at), e.kind, e.element,
+                         dict((e.details or {}).get("form") or {}) if e.kind == "task_completed" else dict(e.details or {}),
+                         e.actor or "system") for e in entries]
 
 
 def migrate_all(to_version: str, by: str, service: Safeguarding | None = None) -> list[MigrationResult]:
@@ -284,14 +299,16 @@ def _migrate_case(service: Safeguarding, case_id: int, target, by: str) -> None:
             raise CaseConflict(f"case {case.reference} is already on version {target.version}")
         old = service.diagrams_for(case.diagram_version_id)
         state = CaseState.get_by_id(case.id).state
-        outcome = migrate(service.engine, old, target, state, now)
+        dates_before = {d.due_column: _iso(getattr(case, d.due_column)) for d in DEADLINES}
+        outcome = migrate(service.engine, old, target, state, now, recorded_steps(case.id))
         for event in outcome.events:
             if event.kind == "migrated":
                 event.details["by"] = by
         service._write(case, outcome, by, now, expected_version=case.version)
         Case.update(diagram_version=target.version).where(Case.id == case.id).execute()
         CaseMigration.create(case=case, from_version=old.version, to_version=target.version, previous_state=state,
-                             case_version=case.version, at=to_db(now), by=by)  # _write moved case.version on
+                             case_version=case.version, at=to_db(now), by=by,  # _write moved case.version on
+                             previous_dates=dates_before)
 
 
 def rollback_case(case_id: int, by: str, service: Safeguarding | None = None) -> Case:
@@ -316,6 +333,9 @@ def rollback_case(case_id: int, by: str, service: Safeguarding | None = None) ->
             "migration_rolled_back", f"Moved back from diagram version {last.to_version} to {last.from_version}",
             details={"from": last.to_version, "to": last.from_version, "by": by}))
         service._write(case, outcome, by, now, expected_version=case.version)
-        Case.update(diagram_version=last.from_version).where(Case.id == case.id).execute()
+        # the due dates the case showed before the move (a replay may have worked them out afresh)
+        dates = {name: date.fromisoformat(value) if value else None
+                 for name, value in (last.previous_dates or {}).items() if name in Case._meta.fields}
+        Case.update(diagram_version=last.from_version, **dates).where(Case.id == case.id).execute()
         CaseMigration.update(rolled_back_at=to_db(now)).where(CaseMigration.id == last.id).execute()
     return Case.get_by_id(case_id)
