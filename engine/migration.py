@@ -106,6 +106,10 @@ def _replayed(engine: CaseEngine, old: DiagramSet, new: DiagramSet, state: str, 
         outcome = _due_timers(engine, new, outcome, step.at)
         outcome = _replay_step(engine, new, outcome, step)
     outcome = _due_timers(engine, new, outcome, now)
+    waiting = {t.bpmn_id: t.name for t in engine.tasks(old, state, now)}
+    lost = sorted(set(waiting) - {t.bpmn_id for t in outcome.tasks})
+    if lost:  # a move never takes away work a case is waiting on
+        raise CannotMigrate("; ".join(f"its open task {b} ({waiting[b]}) was removed in the new version" for b in lost))
     workflow = engine._restore(new, outcome.state, now)
     old_view, new_view = _Snapshot.of(previous), _Snapshot.of(workflow)
     return workflow, _Snapshot(new_view.ready_ids, old_view.deadlines, new_view.fired_ids)
