@@ -12,6 +12,7 @@ from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.util.task import TaskState
 
 from .cases import CaseEngine, _run_engine, _Snapshot
+from .chronology import after_migration
 from .diagrams import DiagramSet
 from .errors import EngineError
 from .types import ChronologyEvent, StepOutcome
@@ -44,7 +45,7 @@ def migrate(engine: CaseEngine, old: DiagramSet, new: DiagramSet, state: str, no
     workflow, before = _migrated(engine, old, new, state, now)
     events = [ChronologyEvent("migrated", f"Moved from diagram version {old.version} to {new.version}",
                               details={"from": old.version, "to": new.version})]
-    return engine._outcome(new, workflow, now, before, events)
+    return engine._outcome(new, workflow, now, before, events, reason=after_migration(new.version))
 
 
 def _label(task) -> str:
