@@ -20,6 +20,7 @@ from SpiffWorkflow.spiff.specs.defaults import UserTask
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
+from . import chronology
 from .calendar import WorkingDayCalendar, local_date, parse_date
 from .clock import FixedClock
 from .deadlines import DUE_COLUMNS
@@ -109,9 +110,12 @@ class CaseEngine:
         workflow.task_tree.data.update(dict(seed))
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(dict(seed))
-        events = [ChronologyEvent("case_started", "Case started from the contact", actor=actor and actor.username)]
+        referral = parse_date(seed["referral_date"])
+        events = [ChronologyEvent("case_started", "Case started from the contact", actor=actor and actor.username,
+                                  happened_on=referral)]
         _run_engine(workflow)
-        return self._outcome(diagrams, workflow, now, before=_Snapshot.empty(), events=events)
+        return self._outcome(diagrams, workflow, now, before=_Snapshot.empty(), events=events,
+                             reason=chronology.AFTER_CONTACT, step_on=referral)
 
     def tasks(self, diagrams: DiagramSet, state: str, now: datetime) -> list[TaskView]:
         """The READY user tasks of a stored case."""
@@ -157,12 +161,11 @@ class CaseEngine:
         _guarded(lambda: task.run(), view.bpmn_id)
         _run_engine(workflow)
         data_after = dict(task.data)
-        events = [ChronologyEvent("task_completed", _summary(view, info.form.schema, form),
-                                  element=view.bpmn_id, actor=actor.username,
-                                  details={"task": view.name, "task_id": view.id, "form": dict(form)})]
+        event = chronology.task_completed(view, info.form.schema, form, actor.username, local_date(now))
         statutory = statutory_updates(view.bpmn_id, form, data_after)
         reviews = [parse_date(form["held_on"])] if view.bpmn_id == "review_conference" and form.get("held_on") else []
-        return self._outcome(diagrams, workflow, now, before, events, statutory, reviews, completed_task=view)
+        return self._outcome(diagrams, workflow, now, before, [event], statutory, reviews, completed_task=view,
+                             reason=chronology.after_task(view), step_on=event.happened_on)
 
     def fire_timers(self, diagrams: DiagramSet, state: str, now: datetime) -> StepOutcome:
         """Fire every timer due at ``now`` (refresh_timers, then engine steps)."""
@@ -170,7 +173,7 @@ class CaseEngine:
         before = _Snapshot.of(workflow)
         _guarded(workflow.refresh_timers, "timer")
         _run_engine(workflow)
-        return self._outcome(diagrams, workflow, now, before, [])
+        return self._outcome(diagrams, workflow, now, before, [], reason=chronology.AFTER_TIMER)
 
     def request_strategy_discussion(self, diagrams: DiagramSet, state: str, actor: Actor,
                                     reason: str, now: datetime) -> StepOutcome:
@@ -187,8 +190,8 @@ class CaseEngine:
         _guarded(lambda: workflow.catch(event), "message")
         _run_engine(workflow)
         events = [ChronologyEvent("strategy_discussion_requested", f"Strategy discussion requested: {reason.strip()}",
-                                  actor=actor.username, details=payload)]
-        return self._outcome(diagrams, workflow, now, before, events)
+                                  actor=actor.username, details=payload, happened_on=local_date(now))]
+        return self._outcome(diagrams, workflow, now, before, events, reason=chronology.AFTER_STRATEGY_REQUEST)
 
     # -- views --------------------------------------------------------------------------
     def _view(self, diagrams: DiagramSet, task, covering: Mapping[Any, list]) -> TaskView:
@@ -212,37 +215,43 @@ class CaseEngine:
 
     def _outcome(self, diagrams, workflow, now, before: "_Snapshot", events: list[ChronologyEvent],
                  statutory: dict | None = None, reviews: list[date] | None = None,
-                 completed_task: TaskView | None = None) -> StepOutcome:
+                 completed_task: TaskView | None = None, reason: str = chronology.AFTER_STEP,
+                 step_on: date | None = None) -> StepOutcome:
+        """The step's results; ``reason``: why the tasks it opened opened (unless a deadline's timer
+        opened them); ``step_on``: the day the step's event happened (default: today)."""
         after = _Scan(workflow)
         tasks = [self._view(diagrams, t, after.covering) for t in after.ready]
         timers = _waiting_timers(workflow)
         deadline_timers = after.deadline_timers
         deadlines = {key: due for _tid, key, due, fired in deadline_timers if not fired}
         statutory = dict(statutory or {})
+        today = local_date(now)
+        step_on = step_on or today
         # A deadline's timer (``<key>_deadline``) sets its case column (``<key>_due``): engine/deadlines.py.
         for key, due in deadlines.items():
             if before.deadlines.get(key) != due:
                 statutory[DUE_COLUMNS[key]] = due
-                events.append(_deadline_set(key, due))
-        for tid, key, due, fired in deadline_timers:
-            if not fired or tid in before.fired_ids:
+                events.append(chronology.deadline_set(key, due, step_on))
+        opened = [(task, view) for task, view in zip(after.ready, tasks) if view.id not in before.ready_ids]
+        fired = {tid: key for tid, key, _due, done in deadline_timers if done and tid not in before.fired_ids}
+        causes = {view.id: chronology.fired_timer_above(task, fired) for task, view in opened} if fired else {}
+        for tid, key, due, done in deadline_timers:
+            if tid not in fired:
                 continue
             if before.deadlines.get(key) != due and key not in deadlines:
                 statutory[DUE_COLUMNS[key]] = due  # set and passed in one step (a back-dated record)
-                events.append(_deadline_set(key, due))
-            events.append(ChronologyEvent("deadline_missed",
-                                          f"Statutory deadline missed: {key.replace('_', ' ')} (escalated)",
-                                          element=key, details={"deadline": key, "due": due.isoformat()}))
-        for view in tasks:
-            if view.id not in before.ready_ids:
-                events.append(ChronologyEvent("task_opened", f"{view.name} for {view.role.replace('_', ' ')}",
-                                              element=view.bpmn_id, details={"role": view.role,
-                                              "due": view.due.isoformat() if view.due else None}))
+                events.append(chronology.deadline_set(key, due, step_on))
+            escalated_to = next((view.role for _task, view in opened if causes.get(view.id) == tid), None)
+            events.append(chronology.deadline_missed(key, due, escalated_to))
+        for _task, view in opened:
+            cause = causes.get(view.id)
+            events.append(chronology.task_opened(view, chronology.after_deadline(fired[cause]) if cause else reason,
+                                                 today))
         completed = workflow.is_completed()
         if completed:
             statutory.update({k: v for k, v in closure_from_data(_final_data(workflow)).items()
                               if k not in statutory})
-            events.append(ChronologyEvent("case_completed", "Case closed: the process has ended"))
+            events.append(chronology.case_closed(step_on))
         next_timer = min((due for _key, due in timers), default=None)
         index = process_index(diagrams)
         pruned = prune(workflow, after.loops, lambda sub, found, marks: mark_tasks(sub, found, marks, index))
@@ -316,11 +325,6 @@ class _Snapshot:
         return cls({str(t.id) for t in scan.ready},
                    {key: due for _tid, key, due, fired in timers if not fired},
                    {tid for tid, _key, _due, fired in timers if fired}, scan.covering)
-
-
-def _deadline_set(key: str, due: date) -> ChronologyEvent:
-    return ChronologyEvent("deadline_set", f"Deadline for {key.replace('_', ' ')}: {due.isoformat()}",
-                           element=key, details={"deadline": key, "due": due.isoformat()})
 
 
 def _guarded(action, element: str):
@@ -426,18 +430,3 @@ def _stage(tasks: Iterable[TaskView], completed: bool) -> str:
             continue
         best = max(best, _STAGE_RANK.get(view.bpmn_id, (-1, "Open")))
     return best[1]
-
-
-def _summary(view: TaskView, schema: Mapping[str, Any], form: Mapping[str, Any]) -> str:
-    """One line for the chronology: the task and its decision or outcome in words."""
-    parts = [view.name]
-    properties = schema.get("properties", {})
-    for key in ("decision", "outcome", "rag"):
-        if key in form:
-            labels = properties.get(key, {}).get("x-enumLabels", {})
-            parts.append(f"{properties.get(key, {}).get('title', key)}: {labels.get(form[key], form[key])}")
-    for key in ("held_on", "decided_on", "started_on", "scheduled_for", "given_on", "closed_on"):
-        if form.get(key):
-            parts.append(f"{key.replace('_', ' ')} {form[key]}")
-            break
-    return "; ".join(parts)

@@ -22,6 +22,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from .calendar import local_date
 from .cases import CaseEngine, _run_engine, _Snapshot
+from .chronology import after_migration
 from .diagrams import KNOWN_ROLES, DiagramSet
 from .errors import EngineError, ValidationFailed
 from .types import Actor, ChronologyEvent, StepOutcome, TaskView
@@ -89,7 +90,7 @@ def migrate(engine: CaseEngine, old: DiagramSet, new: DiagramSet, state: str, no
     if how:
         summary += f" (its {len(history)} recorded steps replayed on the new version)"
     events = [ChronologyEvent("migrated", summary, details={"from": old.version, "to": new.version, **how})]
-    return engine._outcome(new, workflow, now, before, events)
+    return engine._outcome(new, workflow, now, before, events, reason=after_migration(new.version))
 
 
 def _replayed(engine: CaseEngine, old: DiagramSet, new: DiagramSet, state: str, now: datetime,

@@ -37,13 +37,15 @@ class TaskView:
 
 @dataclass(frozen=True)
 class ChronologyEvent:
-    """One thing that happened to a case, for its chronology."""
+    """One thing that happened to a case, for its chronology; ``happened_on``: the day it happened
+    (None: the day it is recorded)."""
 
     kind: str
     summary: str
     element: str | None = None
     actor: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    happened_on: date | None = None
 
 
 @dataclass

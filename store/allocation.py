@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from engine import CaseConflict, EngineError, FieldError, NotPermitted, ValidationFailed
+from engine import CaseConflict, EngineError, FieldError, NotPermitted, ValidationFailed, local_date
 
 from . import audit
 from .access import Viewer, can_see_case
@@ -55,7 +55,7 @@ def allocate_case(case_id: int, worker: str, by: str, now: datetime) -> Case:
         held = Task.assignee.is_null() if case.allocated_worker_id is None else \
             (Task.assignee.is_null() | (Task.assignee == case.allocated_worker_id))
         Task.update(assignee=target).where(Task.case == case.id, Task.role == ALLOCATED_ROLE, held).execute()
-        ChronologyEntry.create(case=case, at=to_db(now), actor=by, kind="allocated",
+        ChronologyEntry.create(case=case, at=to_db(now), happened_on=local_date(now), actor=by, kind="allocated",
                                summary=f"Allocated to {target.full_name} ({team.name})",
                                details={"worker": target.username, "team": team.name})
         audit.record(by, "change", "case", case.id, now, {"action": "allocated", "worker": target.username,

@@ -8,11 +8,14 @@ from typing import Any
 from peewee import JOIN, fn
 
 from engine import DEADLINE_KEYS, WorkingDayCalendar, case_progress, process_index
+from engine.calendar import LONDON
+from engine.chronology import SYSTEM
 
 from .cases import Safeguarding
 from .views import chronology, siblings
 from .models import Case, CaseState, Person, Task, User
 from .views import deadline_status
+from .timeutil import from_db
 
 # The roles whose queues each manager oversees. Escalations open in the manager's own lane, so it
 # is included. Independent chairs and business support belong to no locality team.
@@ -44,7 +47,8 @@ def case_page(case: Case, today: date, calendar: WorkingDayCalendar) -> dict[str
         "tasks": [{"task": t, "left": calendar.working_days_between(today, t.due) if t.due else None}
                   for t in tasks],
         "deadlines": [deadline_status(case, key, today, calendar) for key in DEADLINE_KEYS],
-        "chronology": [{"entry": e, "who": names.get(e.actor, e.actor or "")} for e in entries],
+        "chronology": [{"entry": e, "who": "System" if e.actor == SYSTEM else names.get(e.actor, e.actor or ""),
+                        "happened": e.happened, "recorded": from_db(e.at).astimezone(LONDON)} for e in entries],
         "allocated_worker": case.allocated_worker,
         "previous_case": case.previous_case,
     }

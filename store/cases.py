@@ -15,7 +15,7 @@ from peewee import fn
 
 from engine import (Actor, CaseConflict, CaseEngine, CaseNotFound, ChronologyEvent, Clock, DiagramRegistry, DiagramSet,
                     EngineError, FieldError, StepOutcome, TaskNotFound, TaskNotReady, TaskView,
-                    ValidationFailed, case_seed, parse_date, read_diagram_files)
+                    ValidationFailed, case_seed, local_date, parse_date, read_diagram_files)
 
 from .db import database, is_postgres
 from .prepared import Prepared, PreparedFamily
@@ -140,7 +140,8 @@ class Safeguarding:
         seed = case_seed(case.reference, child_record, referral_date, contact.immediate_danger, anonymous, re_referral)
         outcome = self.engine.start(diagrams, seed, now, actor)
         if re_referral:
-            outcome.events.insert(0, ChronologyEvent("re_referral", f"Re-referral within 12 months of case {previous.reference}"))
+            outcome.events.insert(0, ChronologyEvent("re_referral", f"Re-referral within 12 months of case {previous.reference}",
+                                                     happened_on=referral_date))
         self._write(case, outcome, actor.username, now, expected_version=case.version, new=True)
         return _CASE_BY_ID.first(id=case.id)  # read back: the new rows hold the form's values as stored (dates, not text)
 
@@ -259,9 +260,10 @@ class Safeguarding:
         for held_on in outcome.reviews:
             ReviewConference.create(case=case, held_on=held_on)
         if outcome.events:  # one statement for the step's entries
-            entries = {}
+            entries, today = {}, local_date(now)
             for index, event in enumerate(outcome.events):
                 entries.update({f"case{index}": case.id, f"at{index}": to_db(now),
+                                f"happened_on{index}": event.happened_on or today,
                                 f"actor{index}": event.actor or actor, f"kind{index}": event.kind,
                                 f"element{index}": event.element, f"summary{index}": event.summary,
                                 f"details{index}": event.details,
@@ -303,7 +305,7 @@ class Safeguarding:
 # -- the statements of a step, prepared (store/prepared.py): built once, not per completion ----
 _ALWAYS_WRITTEN = ("updated_at", "stage")
 _TASK_COLUMNS = ("id", "case", "bpmn_id", "name", "role", "assignee", "due", "token", "form_name", "created_at")
-_CHRONOLOGY_COLUMNS = ("case", "at", "actor", "kind", "element", "summary", "details", "task_id")
+_CHRONOLOGY_COLUMNS = ("case", "at", "happened_on", "actor", "kind", "element", "summary", "details", "task_id")
 
 
 def _case_values(case: Case, outcome: StepOutcome, now: datetime) -> dict[str, Any]:

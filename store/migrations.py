@@ -25,6 +25,7 @@ from engine.errors import EngineError
 
 from .db import database
 from .access import backfill_case_teams
+from .chronology import backfill_happened_on
 from .models import BaseModel, DiagramVersion
 from .schema import ALL_MODELS
 
@@ -88,6 +89,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[datetime], None] | None]] = [
     (3, "cases allocated before cases had teams: the allocated worker's team", backfill_case_teams),
     (4, "workflow state and archive compressed with lz4 on PostgreSQL", _lz4_for_large_text),
     (5, "indexes a composite index already covers dropped", _drop_covered_indexes),
+    (7, "chronology entries: the day each thing happened", backfill_happened_on),
 ]
 LATEST = MIGRATIONS[-1][0]
 

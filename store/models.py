@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from peewee import (AutoField, BooleanField, CharField, DateField, DateTimeField, ForeignKeyField,
                     IntegerField, Model, TextField)
 
+from engine.calendar import local_date
 from engine.deadlines import DEADLINES
 
 from .db import database
+from .timeutil import from_db
 
 
 class JSONField(TextField):
@@ -223,9 +226,16 @@ class ChronologyEntry(BaseModel):
     task_id = CharField(null=True, max_length=36, index=True)  # the completed task, for "already done" answers
     summary = TextField()
     details = JSONField(default=dict)
+    # The day it happened (the form's date), where ``at`` is when it was recorded: engine/chronology.py.
+    happened_on = DateField(null=True)
 
     class Meta:
         indexes = ((("case", "at"), False),)
+
+    @property
+    def happened(self) -> date:
+        """The day it happened; for an entry written without one, the day it was recorded in England."""
+        return self.happened_on or local_date(from_db(self.at))
 
 
 class ReviewConference(BaseModel):

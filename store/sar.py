@@ -100,8 +100,8 @@ def _case(case: Case, redactor: "_Redactor") -> dict[str, Any]:
         "allocated_worker": case.allocated_worker.full_name if case.allocated_worker_id else None,
         "statutory": {f: _plain(getattr(case, f)) for f in STATUTORY_FIELDS},
         "contact": _contact(case, redactor),
-        "chronology": [{"at": _plain(from_db(e.at)), "by": e.actor, "kind": e.kind, "summary": e.summary}
-                       for e in entries],
+        "chronology": [{"happened_on": _plain(e.happened), "at": _plain(from_db(e.at)), "by": e.actor,
+                        "kind": e.kind, "summary": e.summary} for e in entries],
         "completed_tasks": [{"task": e.details.get("task"), "completed_at": _plain(from_db(e.at)), "by": e.actor,
                              "form": redactor.walk(e.details.get("form") or {})}
                             for e in entries if e.kind == "task_completed"],

@@ -23,9 +23,12 @@ def get_case(case_id: int) -> Case:
 
 
 def chronology(case: Case) -> list[ChronologyEntry]:
-    """The case's chronology, oldest first."""
-    return list(ChronologyEntry.select().where(ChronologyEntry.case == case)
-                .order_by(ChronologyEntry.at, ChronologyEntry.id))
+    """The case's chronology in the order things happened; entries of one day in the order they were
+    recorded (a form typed in days later takes its place among the days it describes)."""
+    entries = list(ChronologyEntry.select().where(ChronologyEntry.case == case)
+                   .order_by(ChronologyEntry.at, ChronologyEntry.id))
+    entries.sort(key=lambda e: e.happened)  # stable: ties keep the recording order
+    return entries
 
 
 def siblings(case: Case) -> list[Case]:
@@ -64,8 +67,8 @@ def case_summary(case_id: int, today: date, calendar: WorkingDayCalendar) -> dic
         "siblings": [f"{s.reference} {s.child.display_name}" for s in siblings(case)],
         "deadlines": [deadline_status(case, key, today, calendar) for key in DEADLINE_KEYS],
         "tasks": open_tasks(case.id),
-        "chronology": [{"at": from_db(e.at).isoformat(), "actor": e.actor, "kind": e.kind, "summary": e.summary}
-                       for e in chronology(case)],
+        "chronology": [{"happened_on": e.happened.isoformat(), "at": from_db(e.at).isoformat(), "actor": e.actor,
+                        "kind": e.kind, "summary": e.summary} for e in chronology(case)],
         "statutory": {f: _plain(getattr(case, f)) for f in STATUTORY_FIELDS},
     }
 

@@ -78,8 +78,12 @@ def _schemas(contact_schema: dict[str, Any] | None, deadline_keys: list[str]) ->
         statutory={"type": "object", "description": "Statutory dates and codes (Children in Need census, Annex A)",
                    "additionalProperties": True},
         tasks={"type": "array", "items": _ref("TaskSummary")},
-        chronology={"type": "array", "items": _object(["at", "kind", "summary"], at={**TEXT, "format": "date-time"},
-                                                       actor=NULLABLE_TEXT, kind=TEXT, summary=TEXT)},
+        chronology={"type": "array", "description": "In the order things happened (ties in recording order)",
+                    "items": _object(["happened_on", "at", "kind", "summary"],
+                                     happened_on={**DATE, "description": "When it happened (the date the record gives)"},
+                                     at={**TEXT, "format": "date-time", "description": "When it was recorded (UTC)"},
+                                     actor={**NULLABLE_TEXT, "description": "Who: a username, or system"},
+                                     kind=TEXT, summary=TEXT)},
         referrer={"type": "object", "description": "Who referred: present only if you may see it (CADS roles; "
                                                    "an anonymous referrer only for the CADS manager)"})
     contact_request = dict(contact_schema or {"type": "object"})

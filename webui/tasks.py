@@ -78,7 +78,8 @@ def _submit(task: Task, view: TaskView):
                             bpmn_id=task.bpmn_id, message=str(exc), answers=_answers(view, parsed))
     except TaskNotFound:
         return _unavailable("gone", 404, case=task.case, bpmn_id=task.bpmn_id, answers=_answers(view, parsed))
-    opened = [e.summary for e in result.outcome.events if e.kind == "task_opened"]
+    opened = [f"{e.details['task']} for {e.details['role'].replace('_', ' ')}"
+              for e in result.outcome.events if e.kind == "task_opened"]
     flash(f"{view.name} completed for {result.case.reference} ({result.case.child.display_name}). "
           + (f"Next: {'; '.join(opened)}." if opened else "No new tasks were opened."))
     if "cases.case_page" in current_app.view_functions and can_see_case(result.case):

@@ -138,8 +138,10 @@ def cmd_case(args) -> int:
     for t in summary["tasks"] or [{"id": "", "name": "(none)", "role": "", "due": None}]:
         print(f"  {t['id']}  {t['name']}  {t['role']}" + (f"  due {t['due']}" if t.get("due") else ""))
     print("Chronology:")
+    print(f"  {'happened':<10}  {'recorded (UTC)':<16}  {'who':<14} what")
     for entry in summary["chronology"]:
-        print(f"  {entry['at'][:16]}  {entry['actor'] or '':<14} {entry['summary']}")
+        print(f"  {entry['happened_on']}  {entry['at'][:16].replace('T', ' ')}  {entry['actor'] or '':<14} "
+              f"{entry['summary']}")
     return 0
 
 
