@@ -340,7 +340,19 @@ def _guarded(action, element: str):
 
 
 def _run_engine(workflow: BpmnWorkflow) -> None:
-    _guarded(lambda: run_engine_steps(workflow), "an automatic step")
+    """The engine steps, and again while their closing refresh of the timers finds one due.
+
+    SpiffWorkflow's steps end by refreshing the timers, which makes a timer already due READY
+    without running it: a task completed after a deadline passed, before the worker fired it,
+    left the deadline neither waiting nor fired (no escalation, and no next timer for the worker)."""
+    for _ in range(_TIMER_ROUNDS):
+        waiting = _waiting_timer_tasks(workflow)
+        _guarded(lambda: run_engine_steps(workflow), "an automatic step")
+        if not any(t.state == TaskState.READY for t in waiting):
+            return
+
+
+_TIMER_ROUNDS = 10  # a step's timers settle in a round or two; a diagram that keeps making due timers stops here
 
 
 def _find_task(workflow: BpmnWorkflow, task_id: str):

@@ -167,3 +167,18 @@ def test_a_back_dated_referral_records_its_passed_deadline(engine, diagrams):
     assert "cads_decision" not in outcome.deadlines  # already passed, not waiting
     assert [e.kind for e in outcome.events].count("deadline_missed") == 1
     assert any(t.bpmn_id == "escalate_cads_decision" for t in outcome.tasks)
+
+
+def test_a_task_completed_after_a_deadline_passed_escalates_in_the_same_step(engine, diagrams, calendar):
+    """The worker has not yet fired the CADS deadline (end of 15 December) when a MASH check comes
+    back on 17 December: the step itself records the miss and opens the escalation, instead of
+    leaving the deadline neither waiting nor fired until some later step."""
+    outcome = start(engine, diagrams, referral=date(2026, 12, 14))
+    outcome = complete(engine, diagrams, calendar, outcome, "cads_decision",
+                       {"decision": "mash_checks", "mash_agencies": ["police", "health"]}, date(2026, 12, 14))
+    assert outcome.next_timer_at == datetime(2026, 12, 15, 23, 59, 59, tzinfo=timezone.utc)
+    outcome = complete(engine, diagrams, calendar, outcome, "mash_check", {}, date(2026, 12, 17))
+    assert sorted(t.bpmn_id for t in outcome.tasks) == ["escalate_cads_decision", "mash_check"]
+    assert [e.kind for e in outcome.events].count("deadline_missed") == 1
+    again = engine.fire_timers(diagrams, outcome.state, datetime(2026, 12, 18, 9, tzinfo=timezone.utc))
+    assert [t.bpmn_id for t in again.tasks].count("escalate_cads_decision") == 1  # once, not again
