@@ -46,7 +46,7 @@ SUGGESTIBLE = ("scheduled_for",)  # fields a link may suggest, e.g. a date offer
 def _prefill(task: Task, view: TaskView) -> dict:
     """The engine's prefill, the next review the rules suggest, and a date offered by a link."""
     values = dict(view.prefill)
-    values.update(suggested_review_fields(task, clock().now().date()))
+    values.update(suggested_review_fields(task))
     for name in SUGGESTIBLE:
         suggested = request.args.get(name)
         if suggested and name in view.schema.get("properties", {}):
