@@ -71,6 +71,12 @@ def check_task(case: Case, view: TaskView, form: Mapping[str, Any], today: date,
         raise ValidationFailed(problems, title="The conference was held on another day than booked")
 
 
+def holding_booking(bpmn_id: str, case_id: int) -> Conference | None:
+    """For a task recording a conference as held: the booking it records (or the cancelled one)."""
+    kind = HOLDING_TASKS.get(bpmn_id)
+    return current_booking(case_id, kind) if kind else None
+
+
 def reasons_text(reasons: Mapping[str, str], day: date, due: date | None, calendar: WorkingDayCalendar) -> str:
     """The reasons a booking needed, as sentences for the chronology ('' when none)."""
     parts = []
