@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from engine import ChronologyEvent, FieldError, TaskView, ValidationFailed, WorkingDayCalendar, local_date, parse_date
 from engine.booking import (BOOKING_REASONS, HELD_ANOTHER_DAY, HELD_FIELD, NOT_WORKING_DAY, OUTSIDE_TIMESCALE,
-                            RECORDED_LATE, Window, check_booking, held_day_problems, long_date)
+                            RECORDED_LATE, Window, booking_problems, check_booking, held_day_problems, long_date)
 
 from .conferences import (HOLDING_TASKS, SCHEDULING_TASKS, check_chair_available, current_booking, held_details,
                           scheduling_values, statutory_window)
@@ -138,15 +138,14 @@ def _book(case: Case, kind: str, form: Mapping[str, Any], user: User, now: datet
     if day is not None:
         check_chair_available(user, day, values["start_time"], values["duration_minutes"])
     window = booking_window(case, kind)
-    reasons = {name: form[name].strip() for name in BOOKING_REASONS if isinstance(form.get(name), str)}
-    # Only the reasons this date needs are kept (engine/booking.py asked for exactly those).
-    needed = check_booking(form, window, local_date(now), calendar) if day is not None else {}
+    # check_task has refused a date lacking a reason it needs; only the reasons it needs are kept.
+    needed = booking_problems(form, window, local_date(now), calendar)[1] if day is not None else {}
     conference = Conference(case=case, kind=kind, chair=user, status="scheduled", **values,
                             details={"invitees": form.get("invitees", []),
                                      "changes": [history_entry("booked", user.username, now, to=day,
                                                                time=values["start_time"])]})
     if day is not None:
-        apply_booking(conference, day, window, {k: v for k, v in reasons.items() if k in needed})
+        apply_booking(conference, day, window, needed)
     conference.save()
     text = reasons_text(needed, day, window.due, calendar) if day is not None else ""
     if not text:
