@@ -262,7 +262,8 @@ def first_offered_day(kind: str, start: date | None, due: date | None, today: da
 def needing_new_date(chair: User | None, where=None) -> list[tuple[Task, Conference]]:
     """Cancelled conferences not booked again whose holding task is still open (the case still needs
     the conference), with that task: the chair's own (everyone's when None), of cases ``where`` admits."""
-    query = _selected().where(Conference.status == "cancelled")
+    awaiting = Task.select(Task.case).where(Task.bpmn_id.in_(list(HOLDING_TASKS)))  # bounds it to open work
+    query = _selected().where(Conference.status == "cancelled", Conference.case.in_(awaiting))
     if where is not None:
         query = query.where(where)
     if chair is not None:
