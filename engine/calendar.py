@@ -41,6 +41,18 @@ class WorkingDayCalendar:
         return (day.weekday() < 5 and day not in self._holidays_for(day.year)
                 and day not in self.extra_closures)
 
+    def why_closed(self, day: date | str) -> str | None:
+        """Why ``day`` is not a working day, in words ("a Saturday", "Christmas Day, a bank holiday"), or None."""
+        day = parse_date(day)
+        if day.weekday() >= 5:
+            return f"a {day.strftime('%A')}"
+        name = holidays.country_holidays(self.country, subdiv=self.subdiv, years=day.year).get(day)
+        if name:
+            return f"{name}, a bank holiday"
+        if day in self.extra_closures:
+            return "a closure day"
+        return None
+
     def add_working_days(self, start: date | str, days: int) -> date:
         """The date ``days`` working days after ``start`` (the start day itself is day 0)."""
         if days < 0:

@@ -38,9 +38,13 @@ CONTRACT_FIELDS = {
     "feedback_to_referrer": {"given_on", "method"},
     "assessment": {"started_on", "authorised_on", "factors", "outcome"},
     "strategy_discussion": {"held_on", "attendees", "outcome"}, "section47_enquiry": {"started_on", "outcome"},
-    "schedule_icpc": {"scheduled_for", "venue", "reason_outside_timescale"},
-    "icpc": {"held_on", "outcome", "categories"}, "core_group": {"held_on", "attendees"},
-    "schedule_review": {"scheduled_for", "venue"}, "review_conference": {"held_on", "outcome", "categories"},
+    # A booking's and a holding's reasons: the store asks for them when a date needs one (engine/booking.py).
+    "schedule_icpc": {"scheduled_for", "venue", "reason_outside_timescale", "reason_not_working_day",
+                      "reason_recorded_late"},
+    "icpc": {"held_on", "outcome", "categories", "reason_held_on_another_day"}, "core_group": {"held_on", "attendees"},
+    "schedule_review": {"scheduled_for", "venue", "reason_outside_timescale", "reason_not_working_day",
+                        "reason_recorded_late"},
+    "review_conference": {"held_on", "outcome", "categories", "reason_held_on_another_day"},
 }
 
 

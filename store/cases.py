@@ -19,14 +19,14 @@ from engine import (Actor, CaseConflict, CaseEngine, CaseNotFound, ChronologyEve
 
 from .db import database, is_postgres
 from .prepared import Prepared, PreparedFamily
-from .models import (Case, CaseState, ChronologyEntry, Conference, Contact, DiagramVersion, Person,
+from .models import (Case, CaseState, ChronologyEntry, Contact, DiagramVersion, Person,
                      ReviewConference, Task, User)
 from .timeutil import to_db
 from .users import actor_for
 from . import audit, history
 from .queues import find_task
 from .timerworker import run_due_timers
-from .conferences import HOLDING_TASKS, SCHEDULING_TASKS, check_chair_available, held_details, scheduling_values
+from . import booking
 EARLIEST_CONTACT = date(1900, 1, 1)
 ALLOCATED_ROLE = "social_worker"  # statutory work stays with the case's allocated worker
 
@@ -170,7 +170,7 @@ class Safeguarding:
             diagrams = self.diagrams_for(case.diagram_version_id)
             try:
                 outcome = self.engine.complete(diagrams, state, task_row.id, actor, form, now, token,
-                                               extra_check=lambda view, data: self._check_timescale(case, view, data))
+                                               extra_check=lambda view, data: self._check_booking(case, view, data))
             except (TaskNotReady, TaskNotFound) as exc:  # open when listed, gone from the state read since
                 if _TASK_BY_ID.first(id=task_row.id) is None:
                     raise CaseConflict(f"task {task_row.name} was already completed or cancelled") from None
@@ -182,46 +182,15 @@ class Safeguarding:
                 values = _case_values(case, outcome, now)
                 if not _move_case(case, values, expected_version=case.version):
                     continue  # moved since it was read: nothing written, work again
-                self._record_conference(case, outcome.completed_task, form, user)
+                outcome.events += booking.record_task(case, outcome.completed_task, form, user, now,
+                                                      self.engine.calendar)
                 self._write(case, outcome, username, now, expected_version=case.version, moved=values)
             return StepResult(case, outcome)  # _write brought the row read above up to date
         raise CaseConflict(f"case {case.reference} kept changing while this task was completed; try again")
 
-    def _check_timescale(self, case: Case, view: TaskView, data: dict) -> None:
-        """A conference booked outside its statutory window needs a recorded reason."""
-        rule = SCHEDULING_TASKS.get(view.bpmn_id)
-        if not rule or not rule[1] or not data.get("scheduled_for"):
-            return
-        due = getattr(case, rule[1])
-        if due and parse_date(data["scheduled_for"]) > due and not (data.get("reason_outside_timescale") or "").strip():
-            raise ValidationFailed([FieldError("reason_outside_timescale",
-                                               f"the date is after the statutory deadline {due.isoformat()}: "
-                                               "record the reason it is outside the timescale")])
-
-    def _record_conference(self, case: Case, view: TaskView, form: dict, user: User) -> None:
-        """Book (refusing a chair's double booking) or mark held the conference a chair's task is about."""
-        if view.bpmn_id in SCHEDULING_TASKS:
-            kind, due_field = SCHEDULING_TASKS[view.bpmn_id]
-            due = getattr(case, due_field) if due_field else None
-            values = scheduling_values(form)
-            scheduled = values["scheduled_for"]
-            if scheduled is not None:
-                check_chair_available(user, scheduled, values["start_time"], values["duration_minutes"])
-            Conference.create(case=case, kind=kind, chair=user, **values,
-                              due=due, outside_timescale=bool(due and scheduled and scheduled > due),
-                              reason_outside_timescale=form.get("reason_outside_timescale"),
-                              details={"invitees": form.get("invitees", [])})
-        elif view.bpmn_id in HOLDING_TASKS:
-            kind = HOLDING_TASKS[view.bpmn_id]
-            conference = (Conference.select().where(Conference.case == case, Conference.kind == kind,
-                                                    Conference.status == "scheduled")
-                          .order_by(Conference.id.desc()).first())
-            if conference is None:
-                conference = Conference(case=case, kind=kind, chair=user)
-            conference.status, conference.outcome = "held", form.get("outcome")
-            conference.held_on = parse_date(form["held_on"]) if form.get("held_on") else None
-            conference.details = {**(conference.details or {}), **held_details(kind, form, user.username)}
-            conference.save()
+    def _check_booking(self, case: Case, view: TaskView, data: dict) -> None:
+        """A chair's booking follows the booking rules, and a holding its booking (store/booking.py)."""
+        booking.check_task(case, view, data, local_date(self.clock.now()), self.engine.calendar)
 
     def request_strategy_discussion(self, case_id: int, username: str, reason: str) -> StepResult:
         """Call a strategy discussion during an assessment or a plan."""

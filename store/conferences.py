@@ -34,11 +34,12 @@ DEFAULT_DURATION_MINUTES = 90
 # prefill a suggestion, and the case's own next_review_due (from the diagram) is shown beside it.
 REVIEW_INTERVAL_MONTHS = {("icpc", "cp_plan"): 3, ("review", "continue_plan"): 6}
 MAX_OFFERED_DATES = 10
+REVIEW_OFFERS_MONTHS = 1  # a review's dates are offered from this many months before it is due
 SCAN_LIMIT_DAYS = 400  # never look further ahead than this for a free day
 INVITEE_GROUPS = (("Parents and carers", ("parent", "carer")), ("Child or advocate", ("child", "advocate")),
                   ("Professionals", ("professional",)))
 HELD_FIELDS = ("attendees", "child_participation", "categories", "core_group_members", "risks", "step_down_to",
-               "outline_plan", "plan", "decision_reasons", "dissent")
+               "outline_plan", "plan", "decision_reasons", "dissent", "reason_held_on_another_day")
 NEXT_REVIEW_FIELDS = ("first_review_by", "next_review_by", "review_by")
 
 
@@ -213,6 +214,7 @@ class SchedulingRequest:
     days_left: int | None
     offered: list[date] = field(default_factory=list)
     offered_outside: bool = False  # no free day was left inside the window
+    cancelled: Conference | None = None  # a booking was cancelled: a new date is wanted (``task`` holds it)
 
     @property
     def label(self) -> str:
@@ -248,12 +250,45 @@ def offered_dates(calendar: WorkingDayCalendar, first: date, due: date | None, b
     return found
 
 
+def first_offered_day(kind: str, start: date | None, due: date | None, today: date) -> date:
+    """Where the dates offered begin: inside the window and not before today; a review's in the last
+    REVIEW_OFFERS_MONTHS of its interval, as a review a few days after the last conference reviews little."""
+    first = max(today, start) if start else today
+    if kind == "review" and due is not None:
+        first = max(first, add_months(due, -REVIEW_OFFERS_MONTHS))
+    return first
+
+
+def needing_new_date(chair: User | None, where=None) -> list[tuple[Task, Conference]]:
+    """Cancelled conferences not booked again whose holding task is still open (the case still needs
+    the conference), with that task: the chair's own (everyone's when None), of cases ``where`` admits."""
+    awaiting = Task.select(Task.case).where(Task.bpmn_id.in_(list(HOLDING_TASKS)))  # bounds it to open work
+    query = _selected().where(Conference.status == "cancelled", Conference.case.in_(awaiting))
+    if where is not None:
+        query = query.where(where)
+    if chair is not None:
+        query = query.where(Conference.chair == chair)
+    cancelled = list(query.order_by(Conference.id))
+    if not cancelled:
+        return []
+    case_ids = sorted({c.case_id for c in cancelled})
+    newest = {(row.case_id, row.kind): row.newest for row in Conference.select(
+        Conference.case, Conference.kind, fn.MAX(Conference.id).alias("newest"))
+        .where(Conference.case.in_(case_ids)).group_by(Conference.case, Conference.kind)}
+    holding = {(t.case_id, HOLDING_TASKS[t.bpmn_id]): t for t in Task.select().where(
+        Task.case.in_(case_ids), Task.bpmn_id.in_(list(HOLDING_TASKS)))}
+    return [(holding[(c.case_id, c.kind)], c) for c in cancelled
+            if newest.get((c.case_id, c.kind)) == c.id and (c.case_id, c.kind) in holding]
+
+
 def scheduling_requests(chair: User | None, today: date, calendar: WorkingDayCalendar,
                         where=None) -> list[SchedulingRequest]:
-    """Open scheduling tasks (soonest due first) with windows; offered dates skip the chair's booked days.
+    """Open scheduling tasks and cancelled bookings wanting a new date (soonest due first), with windows;
+    offered dates skip the chair's booked days.
 
-    For a chair: the unassigned queue and the tasks assigned to them; with no chair (business
-    support) every request, and no dates are offered. ``where`` (the access rules) narrows them.
+    For a chair: the unassigned queue, the tasks assigned to them and their cancelled conferences;
+    with no chair (business support) every request, and no dates are offered. ``where`` (the access
+    rules) narrows them.
     """
     query = (Task.select(Task, Case, Person).join(Case).join(Person, on=(Case.child == Person.id))
              .where(Task.bpmn_id.in_(list(SCHEDULING_TASKS)), Task.role == "conference_chair"))
@@ -261,16 +296,17 @@ def scheduling_requests(chair: User | None, today: date, calendar: WorkingDayCal
         query = query.where(where)
     if chair is not None:
         query = query.where(Task.assignee.is_null() | (Task.assignee == chair))
-    tasks = list(query.order_by(Task.due.asc(nulls="LAST"), Task.created_at, Task.id))
+    wanted = [(task, SCHEDULING_TASKS[task.bpmn_id][0], None) for task in query]
+    wanted += [(task, conference.kind, conference) for task, conference in needing_new_date(chair, where)]
+    wanted.sort(key=lambda w: (w[0].due or date.max, w[0].created_at, w[0].id))
     booked = booked_days(chair, today, today + timedelta(days=SCAN_LIMIT_DAYS * 2)) if chair is not None else set()
     requests = []
-    for task in tasks:
-        kind = SCHEDULING_TASKS[task.bpmn_id][0]
-        start, due = statutory_window(task.case, kind)
-        request = SchedulingRequest(task=task, kind=kind, window_start=start, due=due,
+    for task, kind, cancelled in wanted:
+        start, due = statutory_window(cancelled.case if cancelled else task.case, kind)
+        request = SchedulingRequest(task=task, kind=kind, window_start=start, due=due, cancelled=cancelled,
                                     days_left=calendar.working_days_between(today, due) if due else None)
         if chair is not None:
-            first = max(today, start) if start else today
+            first = first_offered_day(kind, start, due, today)
             request.offered = offered_dates(calendar, first, due, booked)
             if not request.offered and due is not None:  # past due or fully booked: the next free days after it
                 request.offered = offered_dates(calendar, max(first, due + timedelta(days=1)), None, booked, 5)
@@ -348,16 +384,22 @@ REVIEW_SUGGESTION = {"icpc": ("icpc", "cp_plan", "first_review_by"),
                      "review_conference": ("review", "continue_plan", "next_review_by")}
 
 
-def suggested_review_fields(task: Task, today: date) -> dict[str, str]:
+def current_booking(case_id: int, kind: str) -> Conference | None:
+    """The case's newest conference of ``kind`` (scheduled, held or cancelled), or None."""
+    return (Conference.select().where(Conference.case == case_id, Conference.kind == kind)
+            .order_by(Conference.id.desc()).first())
+
+
+def suggested_review_fields(task: Task) -> dict[str, str]:
     """For an ICPC or review being recorded: the next review date the rules suggest, counted from
-    the day the conference was booked for (or today), as the form's prefill."""
+    the day the conference is booked for (where the next review's window opens), as the form's
+    prefill; nothing without a booking, rather than a date counted from today."""
     rule = REVIEW_SUGGESTION.get(task.bpmn_id)
     if rule is None:
         return {}
     kind, outcome, field = rule
-    booked = (Conference.select().where(Conference.case == task.case_id, Conference.kind == kind,
-                                        Conference.status == "scheduled")
-              .order_by(Conference.id.desc()).first())
-    held_on = booked.scheduled_for if booked and booked.scheduled_for else today
-    suggested = suggested_next_review(kind, outcome, held_on)
+    booked = current_booking(task.case_id, kind)
+    if booked is None or booked.status != "scheduled" or booked.scheduled_for is None:
+        return {}
+    suggested = suggested_next_review(kind, outcome, booked.scheduled_for)
     return {field: suggested.isoformat()} if suggested else {}

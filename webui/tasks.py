@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from engine import (DEADLINES, CaseConflict, FieldError, TaskChanged, TaskNotFound, TaskNotReady, TaskView,
                     ValidationFailed)
 from store.models import Case, Task
+from store.booking import holding_booking
 from store.conferences import suggested_review_fields
 from store.taskviews import booking_deadline, last_completion, open_deadlines, task_view
 
@@ -46,7 +47,7 @@ SUGGESTIBLE = ("scheduled_for",)  # fields a link may suggest, e.g. a date offer
 def _prefill(task: Task, view: TaskView) -> dict:
     """The engine's prefill, the next review the rules suggest, and a date offered by a link."""
     values = dict(view.prefill)
-    values.update(suggested_review_fields(task, clock().now().date()))
+    values.update(suggested_review_fields(task))
     for name in SUGGESTIBLE:
         suggested = request.args.get(name)
         if suggested and name in view.schema.get("properties", {}):
@@ -104,6 +105,7 @@ def _page(task: Task, view: TaskView, form: FormView, token: str | None = None, 
         case_visible=can_see_case(case),
         days_left=calendar.working_days_between(today, view.due) if view.due else None,
         booking_due=booking_deadline(case, view.bpmn_id), deadlines=deadlines,
+        booking=holding_booking(view.bpmn_id, case.id),
         title=("Error: " if form.errors else "") + f"{view.name} - {case.reference}"), status
 
 

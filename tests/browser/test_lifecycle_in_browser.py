@@ -130,12 +130,15 @@ def test_a_case_through_the_pages(browser, live_server, artifacts):
                        keep=("scheduled_for", "reason_outside_timescale"))
         chair.page.goto(f"{live_server}/conferences/calendar?view=month")
         chair.shot(artifacts, "06-chair-calendar")
-        chair.complete("icpc", "icpc.json", {"outcome": "cp_plan", "categories": ["neglect", "emotional"]}, today)
+        # held today, before the day booked: the form asks why (store/booking.py)
+        held_early = {"reason_held_on_another_day": "Brought forward: the family could attend sooner"}
+        chair.complete("icpc", "icpc.json", {"outcome": "cp_plan", "categories": ["neglect", "emotional"], **held_early},
+                       today)
 
         worker.complete("core_group", "core_group.json", {}, today)
         chair.complete("schedule_review", "schedule_review.json", {"time": "14:00"}, today)
         chair.complete("review_conference", "review_conference.json",
-                       {"outcome": "continue_plan", "categories": ["neglect"]}, today)
+                       {"outcome": "continue_plan", "categories": ["neglect"], **held_early}, today)
 
         worker.page.goto(case_url)
         worker.page.wait_for_selector("#case-diagram svg", timeout=20000)

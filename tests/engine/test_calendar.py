@@ -62,3 +62,17 @@ def test_working_days_between_counts_as_walking_day_by_day(closures):
     for _ in range(400):
         first, last = (date(2025, 1, 1) + timedelta(days=pick.randrange(1200)) for _ in range(2))
         assert calendar.working_days_between(first, last) == walked(first, last), (first, last)
+
+
+@pytest.mark.parametrize("day, why", [
+    ("2027-01-16", "a Saturday"), ("2027-01-17", "a Sunday"),
+    ("2026-12-25", "Christmas Day, a bank holiday"), ("2026-12-28", "Boxing Day (observed), a bank holiday"),
+    ("2027-01-15", None),
+])
+def test_why_a_day_is_closed_in_words(calendar, day, why):
+    assert calendar.why_closed(day) == why
+    assert calendar.is_working_day(date.fromisoformat(day)) == (why is None)
+
+
+def test_a_configured_closure_says_so():
+    assert WorkingDayCalendar(extra_closures=["2027-01-15"]).why_closed("2027-01-15") == "a closure day"

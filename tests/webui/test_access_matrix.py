@@ -56,7 +56,9 @@ CASE_ROUTES = [("GET", "/cases/{id}"), ("GET", "/cases/{id}/diagram"), ("POST", 
 TASK_ROUTES = [("GET", "/tasks/{id}"), ("POST", "/tasks/{id}"), ("POST", "/tasks/{id}/claim"),
                ("POST", "/tasks/{id}/release"), ("GET", "/tasks/{id}/reassign"), ("POST", "/tasks/{id}/reassign"),
                ("POST", "/api/tasks/{id}/claim"), ("POST", "/api/tasks/{id}/complete")]
-CONFERENCE_ROUTES = [("GET", "/conferences/{id}")]
+CONFERENCE_ROUTES = [("GET", "/conferences/{id}")] + [(m, f"/conferences/{{id}}/{a}") for a in ("move", "cancel", "rebook")
+                                                       for m in ("GET", "POST")]
+CONFERENCE_PAGES = {"/conferences/{id}", "/conferences/{id}/move", "/conferences/{id}/cancel"}  # rebook: not cancelled
 PERSON_ROUTES = [("GET", "/sar/{id}"), ("GET", "/sar/{id}/download")]
 ROUTES = CASE_ROUTES + TASK_ROUTES + CONFERENCE_ROUTES + PERSON_ROUTES
 READS = {("GET", "/cases/{id}"), ("GET", "/cases/{id}/diagram"), ("GET", "/api/cases/{id}"), ("GET", "/tasks/{id}")}
@@ -153,7 +155,7 @@ def _allowed(template, label, username) -> bool | None:
     """True/False where the rules decide the answer; None where only a refusal is asserted (writes)."""
     if template.startswith("/sar/"):
         return username in SAR
-    if template == "/conferences/{id}":
+    if template in CONFERENCE_PAGES:
         return username in CONFERENCE_PAGE
     if template == "/cases/{id}/restriction":
         return username in RESTRICTERS[label]

@@ -467,12 +467,12 @@ def test_recording_an_icpc_suggests_the_first_review_from_the_rules(client, auth
     from store.models import Conference, Task
     from tests.webui.test_chairs import book, waiting_case
     case = waiting_case(web_app)
-    book(web_app, case, date(2026, 12, 17))
+    book(web_app, case, date(2026, 12, 21))  # the Monday after the clock's day: a booking may not be in the past
     task = Task.get((Task.case == case.id) & (Task.bpmn_id == "icpc"))
-    assert Conference.get(Conference.case == case.id).scheduled_for == date(2026, 12, 17)
+    assert Conference.get(Conference.case == case.id).scheduled_for == date(2026, 12, 21)
     auth.login_as("conference_chair")
     page = client.get(f"/tasks/{task.id}").get_data(as_text=True)
     review = page[page.index('name="first_review_by-day"'):][:400]
-    assert 'value="17"' in review  # 17 March 2027: three months after the booked ICPC
+    assert 'value="21"' in review  # 21 March 2027: three months after the booked ICPC
     month = page[page.index('name="first_review_by-month"'):][:200]
     assert 'value="3"' in month
