@@ -52,9 +52,10 @@ def open_tasks(case) -> list[str]:
 def plan_from_icpc_on(app, users, icpc_on: date) -> Case:
     """A case whose ICPC, held on ``icpc_on``, starts a child protection plan (on the current version)."""
     calendar = app.service.engine.calendar
-    booked_on = icpc_on - timedelta(days=14)
-    while calendar.add_working_days(booked_on, 10) < icpc_on:  # the example form books ten working days ahead
-        booked_on += timedelta(days=1)
+    # the example form books ten working days ahead: the day to book on for a conference on icpc_on
+    booked_on = next(icpc_on - timedelta(days=n) for n in range(30, 0, -1)
+                     if calendar.is_working_day(icpc_on - timedelta(days=n))
+                     and calendar.add_working_days(icpc_on - timedelta(days=n), 10) == icpc_on)
     referral = booked_on - timedelta(days=7)
     while not calendar.is_working_day(referral):
         referral -= timedelta(days=1)
