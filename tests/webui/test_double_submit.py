@@ -258,3 +258,32 @@ def test_a_failed_post_to_a_route_without_a_page_stands_for_the_page_it_was_sent
     assert f'data-history-url="/cases/{case.id}?x=1"' in failed.get_data(as_text=True)
     elsewhere = client.post(url, data={"reason": " "}, headers={"Referer": "http://elsewhere.example/cases/1"})
     assert elsewhere.status_code == 422 and "data-history-url" not in elsewhere.get_data(as_text=True)
+
+
+def test_release_sent_twice_puts_the_task_back_once_and_both_answers_say_so(client, auth, web_app):
+    case = record_contact(web_app)
+    task = open_task(case, "cads_decision")
+    auth.login_as("cads_social_worker")
+    claimed = client.post(f"/tasks/{task.id}/claim")
+    assert claimed.status_code == 302 and banner(client, claimed.location).startswith("You have claimed")
+    first = client.post(f"/tasks/{task.id}/release")
+    first_banner = banner(client, first.location)
+    second = client.post(f"/tasks/{task.id}/release")
+    assert first.status_code == second.status_code == 302 and first.location == second.location
+    assert first_banner == "CADS decision is back in the cads social worker queue"
+    assert banner(client, second.location) == first_banner
+    released = AuditEntry.select().where(AuditEntry.action == "change", AuditEntry.record_id == task.id)
+    assert [e.detail["action"] for e in released] == ["claimed", "released"]
+    assert Task.get_by_id(task.id).assignee_id is None
+
+
+def test_release_of_a_task_someone_else_holds_is_still_refused(client, auth, web_app):
+    case = record_contact(web_app)
+    task = open_task(case, "cads_decision")
+    add_user(web_app, "cads.two", "cads_social_worker")
+    auth.login_as("cads_social_worker")
+    assert client.post(f"/tasks/{task.id}/claim").status_code == 302
+    auth.logout()
+    assert auth.login("cads.two").status_code == 302
+    assert client.post(f"/tasks/{task.id}/release").status_code == 403
+    assert Task.get_by_id(task.id).assignee.username == "cads.sw"
