@@ -94,11 +94,14 @@ def reserve(user_id: int, key: str, print_: str, now: datetime) -> Stored | None
     return Stored(row.status, row.body)
 
 
-def stored_answer(user_id: int, key: str, now: datetime) -> Stored | None:
-    """The answer already kept for a live key, without claiming it (a quick check before other work)."""
+def stored_answer(user_id: int, key: str, now: datetime, print_: str | None = None) -> Stored | None:
+    """The answer already kept for a live key, without claiming it (a quick check before other work);
+    with ``print_``, only if the key was used for that same request."""
     row = IdempotencyKey.get_or_none(IdempotencyKey.user == user_id, IdempotencyKey.key == key,
                                      IdempotencyKey.expires_at > to_db(now), IdempotencyKey.status.is_null(False))
-    return Stored(row.status, row.body) if row is not None else None
+    if row is None or (print_ is not None and row.fingerprint != print_):
+        return None
+    return Stored(row.status, row.body)
 
 
 def remember(user_id: int, key: str, status: int, body: str) -> None:

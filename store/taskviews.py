@@ -49,3 +49,10 @@ def last_completion(case_id: int, bpmn_id: str) -> ChronologyEntry | None:
             .where(ChronologyEntry.case == case_id, ChronologyEntry.kind == "task_completed",
                    ChronologyEntry.element == bpmn_id)
             .order_by(ChronologyEntry.at.desc(), ChronologyEntry.id.desc()).first())
+
+
+def completion_of(task_id: str) -> ChronologyEntry | None:
+    """The chronology record of this very task being completed, if it was."""
+    return (ChronologyEntry.select()
+            .where(ChronologyEntry.task_id == task_id, ChronologyEntry.kind == "task_completed")
+            .order_by(ChronologyEntry.id.desc()).first())

@@ -289,6 +289,30 @@ def migrate_all(to_version: str, by: str, service: Safeguarding | None = None) -
     return results
 
 
+@dataclass(frozen=True)
+class MovedCase:
+    """A case migrated to a version and still on it: whether it can be moved back."""
+
+    case_id: int
+    reference: str
+    from_version: str
+    by: str
+    can_roll_back: bool  # not once the case has moved on (a task done or a timer fired)
+
+
+def moved_to(to_version: str) -> list[MovedCase]:
+    """The cases migrated to ``to_version`` and not moved back, newest move first."""
+    rows = (CaseMigration.select(CaseMigration, Case).join(Case)
+            .where(CaseMigration.to_version == to_version, CaseMigration.rolled_back_at.is_null(),
+                   Case.diagram_version == to_version)
+            .order_by(CaseMigration.id.desc()))
+    found: dict[int, MovedCase] = {}
+    for row in rows:  # a case's last migration is the one a rollback undoes
+        found.setdefault(row.case_id, MovedCase(row.case_id, row.case.reference, row.from_version, row.by,
+                                                row.case.version == row.case_version))
+    return list(found.values())
+
+
 def _migrate_case(service: Safeguarding, case_id: int, target, by: str) -> None:
     now = service.clock.now()
     with database.atomic():

@@ -18,7 +18,7 @@ from store.db import INSTANCE_DIR
 
 from . import auth, work
 from .access import append_views, guard_routes
-from .context import csp_nonce, csrf, status_for, wants_json
+from .context import csp_nonce, csrf, history_url, status_for, wants_json
 from .session import load_current_user
 
 WEBUI_DIR = Path(__file__).resolve().parent
@@ -79,7 +79,7 @@ def create_app(config: dict | None = None) -> Flask:
     @app.context_processor
     def _globals():
         return {"service_name": "Safeguarding Workflow", "today": context.clock.now().date(),
-                "url_map_endpoints": app.view_functions, "csp_nonce": csp_nonce()}
+                "url_map_endpoints": app.view_functions, "csp_nonce": csp_nonce(), "history_url": history_url}
 
     app.add_template_global(UrlPattern, "url_pattern")
     app.after_request(_security_headers)

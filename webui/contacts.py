@@ -5,7 +5,8 @@ three-part dates, yes/no booleans, 'Add another' rows). What is particular to co
 who may record one, today's date as the default, and the check for children already known:
 before saving, possible existing records of each child are offered, and a child chosen as known
 joins that child's history. Each page carries a submission key, so a form sent twice (a double
-click, a refresh after a slow answer) records the contact once (store/idempotency.py).
+click, a refresh after a slow answer) records the contact once and answers with the same confirmation
+(store/idempotency.py); the page's address names the key, so going back to it says it was recorded.
 """
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ from store.access import not_hidden
 from store.casepage import possible_matches
 from store.db import database
 from store.idempotency import Stored, remember, reserve, stored_answer
+from store.models import Case
 
-from .access import viewer
-from .context import clock, service
+from .access import can_see_case, viewer
+from .context import clock, keep_in_history, service
 from .formrender import FormView, Parsed, build_form, page_errors, parse_form, to_values
 
 bp = Blueprint("contacts", __name__)
@@ -42,6 +44,9 @@ def new_contact():
         abort(403)
     schema = service().current_diagrams().forms["contact.json"].schema
     if request.method == "GET":
+        earlier = _recorded(request.args.get("submission", ""))
+        if earlier is not None:  # back to a page already sent: say so, rather than offer it again
+            return _recorded_page(earlier)
         values = to_values(schema, {"received_on": clock().now().date().isoformat()})
         return _page(schema, build_form(schema, values, blank_rows=FIRST_ROWS, form_id=FORM_ID))
     parsed = parse_form(schema, request.form)
@@ -64,22 +69,52 @@ def new_contact():
             earlier = reserve(current_user.user.id, key, SUBMISSION_PRINT, clock().now()) if key else None
             if earlier is None:
                 cases = service().record_contact(parsed.data, current_user.username, links)
+                answer = _answer(cases)
                 if key:
-                    remember(current_user.user.id, key, 302, json.dumps([c.id for c in cases]))
+                    remember(current_user.user.id, key, 302, json.dumps(answer))
     except ValidationFailed as exc:
         errors = [FieldError(parsed.display_path(e.field), e.message) for e in exc.errors] or [FieldError("", str(exc))]
         return _page(schema, _redisplay(schema, parsed, errors), matches=matches, status=422)
     if earlier is not None:
         return _already_recorded(earlier)
+    flash(answer["message"])
+    return redirect(url_for("cases.case_page", case_id=answer["cases"][0]))
+
+
+def _answer(cases) -> dict[str, Any]:
+    """The cases made and the confirmation shown, kept with the submission key to be shown again."""
     listed = ", ".join(f"{c.reference} {c.child.display_name}" + (" (re-referral)" if c.re_referral else "")
                        for c in cases)
-    flash(f"Contact recorded. {'Cases' if len(cases) > 1 else 'Case'} created: {listed}")
-    return redirect(url_for("cases.case_page", case_id=cases[0].id))
+    return {"cases": [c.id for c in cases],
+            "message": f"Contact recorded. {'Cases' if len(cases) > 1 else 'Case'} created: {listed}"}
+
+
+def _kept(earlier: Stored) -> dict[str, Any]:
+    kept = json.loads(earlier.body)
+    if isinstance(kept, list):  # kept before the confirmation was kept with it
+        return {"cases": kept, "message": "Contact recorded."}
+    return kept
 
 
 def _already_recorded(earlier: Stored):
-    flash("This contact had already been recorded (the form was sent twice): nothing was recorded again.")
-    return redirect(url_for("cases.case_page", case_id=json.loads(earlier.body)[0]))
+    """The same page sent again (a double click, a reload): the first answer, with its confirmation."""
+    kept = _kept(earlier)
+    flash(kept["message"])
+    return redirect(url_for("cases.case_page", case_id=kept["cases"][0]))
+
+
+def _recorded(submission: str) -> Stored | None:
+    """What this user's page ``submission`` recorded, if it was sent and recorded."""
+    if not SUBMISSION.fullmatch(submission):
+        return None
+    return stored_answer(current_user.user.id, f"contact-form:{submission}", clock().now())
+
+
+def _recorded_page(earlier: Stored):
+    """A page already recorded, reached again (Back): the cases it made that this user may see."""
+    ids = _kept(earlier)["cases"]
+    cases = [c for c in Case.select().where(Case.id.in_(ids)).order_by(Case.id) if can_see_case(c)]
+    return render_template("contacts/recorded.html", cases=cases, title="This contact has been recorded")
 
 
 SUBMISSION = re.compile(r"[0-9a-f]{32}")  # a page's key, made when the form is first shown
@@ -87,7 +122,8 @@ SUBMISSION_PRINT = "contact form"  # one page records once, whatever it holds wh
 
 
 def _posted_submission() -> str | None:
-    value = request.form.get("_submission", "")
+    """The page's key: as posted, or named in its address (a page reached again from the history)."""
+    value = request.form.get("_submission", "") if request.method == "POST" else request.args.get("submission", "")
     return value if SUBMISSION.fullmatch(value) else None
 
 
@@ -107,6 +143,7 @@ def _page(schema: dict, form: FormView, matches: list[dict[str, Any]] | None = N
     """The contact page; ``carried`` keeps choices about known children made before a re-render."""
     heading = str(schema.get("title") or "Record a contact")
     submission = _posted_submission() or uuid.uuid4().hex  # kept across re-displays of one page
+    keep_in_history(url_for("contacts.new_contact", submission=submission))  # Back finds what became of it
     return render_template("contacts/new.html", form=form, matches=matches or [], carried=carried or {},
                            submission=submission, heading=heading, lede=schema.get("description"), form_id=FORM_ID,
                            title=("Error: " if form.errors else "") + heading), status

@@ -1,5 +1,6 @@
 """What a request's code reaches for: the command service and clock of the running app, the CSRF
-protection, this request's CSP nonce and how an engine error maps to an HTTP status.
+protection, this request's CSP nonce, the address a page stands for in the browser's history and how
+an engine error maps to an HTTP status.
 
 Blueprints import these from here rather than from ``webui/app.py``, which imports the blueprints:
 the app is built from its parts, and no part needs the module that builds it.
@@ -7,6 +8,7 @@ the app is built from its parts, and no part needs the module that builds it.
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlsplit
 
 from flask import current_app, g, request
 from flask_wtf.csrf import CSRFProtect
@@ -32,6 +34,28 @@ def csp_nonce() -> str:
     if "csp_nonce" not in g:
         g.csp_nonce = secrets.token_urlsafe(16)
     return g.csp_nonce
+
+
+def keep_in_history(address: str) -> None:
+    """Name the address Back and Reload should fetch for this page (webui/static/history.js)."""
+    g.history_url = address
+
+
+def history_url() -> str | None:
+    """The address a page answering a POST stands for in the history, so that Back and Reload fetch
+    it instead of asking to send the form again: the form's own page when its route shows one, else
+    the page the form was on. None for an ordinary page."""
+    if "history_url" in g:
+        return g.history_url
+    if request.method != "POST":
+        return None
+    rule = request.url_rule
+    if rule is not None and "GET" in (rule.methods or ()):
+        return request.full_path.rstrip("?")
+    came_from = urlsplit(request.referrer or "")
+    if came_from.netloc == request.host and came_from.path.startswith("/") and not came_from.path.startswith("//"):
+        return came_from.path + (f"?{came_from.query}" if came_from.query else "")
+    return None
 
 
 def wants_json() -> bool:

@@ -176,6 +176,7 @@ def new():
         return _index(new_error=f"There is already a diagram {filename}", status=422)
     files[filename] = new_diagram_xml(process_id, process_id.replace("_", " ").capitalize())
     saved = _save(files, f"new diagram {filename}")
+    flash(f"Started {filename} in draft {saved}")
     return redirect(url_for("diagrams.edit", version=saved, filename=filename))
 
 
@@ -339,11 +340,26 @@ def publish(version: str):
 def migration(version: str):
     """Running cases that can and cannot move to this version; POST moves every movable one."""
     row = _version_row(version)
-    results = None
     if request.method == "POST":
-        results = versions.migrate_all(version, current_user.username, service=service())
+        flash(_migrated(versions.migrate_all(version, current_user.username, service=service()), version))
+        return redirect(url_for("diagrams.migration", version=version))
     plan = versions.migration_plan(version, service=service())
-    return render_template("diagrams/migrate.html", row=row, plan=plan, results=results)
+    return render_template("diagrams/migrate.html", row=row, plan=plan, moved=versions.moved_to(row.version))
+
+
+SHOWN_FAILURES = 5  # the confirmation names a few cases that did not move; the page lists the rest
+
+
+def _migrated(results: list, version: str) -> str:
+    """The confirmation of 'Migrate all': how many moved, and which did not and why."""
+    moved = sum(1 for r in results if r.migrated)
+    failed = [r for r in results if not r.migrated]
+    message = f"Moved {moved} case{'' if moved == 1 else 's'} to version {version}."
+    if failed:
+        named = "; ".join(f"{r.reference}: {r.reason}" for r in failed[:SHOWN_FAILURES])
+        more = f"; and {len(failed) - SHOWN_FAILURES} more" if len(failed) > SHOWN_FAILURES else ""
+        message += f" Not moved: {named}{more}."
+    return message
 
 
 @bp.route("/rollback/<int:case_id>", methods=["POST"])

@@ -1,23 +1,33 @@
-"""The task page: a task's instructions and form beside its case; completing it from the browser."""
+"""The task page: a task's instructions and form beside its case; completing it from the browser.
+
+The page carries the task's token, as the API's completion does. A page sent twice by the same user
+(a double click, a reload) completes the task once: the completion keeps an idempotency key made of
+the task and its token (store/idempotency.py), and the second answer is the first one again.
+"""
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup, escape
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import NotFound
 
 from engine import (DEADLINES, CaseConflict, FieldError, TaskChanged, TaskNotFound, TaskNotReady, TaskView,
                     ValidationFailed)
-from store.models import Case, Task
 from store.booking import holding_booking
 from store.conferences import suggested_review_fields
-from store.taskviews import booking_deadline, last_completion, open_deadlines, task_view
+from store.db import database
+from store.idempotency import IdempotencyKeyReused, fingerprint, remember, reserve, stored_answer
+from store.models import Case, Task
+from store.taskviews import booking_deadline, completion_of, last_completion, open_deadlines, task_view
 
 from .access import can_see_case, get_case_or_404, get_task_or_404
 from .context import clock, service
 from .formrender import FormView, Parsed, build_form, page_errors, parse_form, to_values
+from .limits import MAX_ID
 
 bp = Blueprint("tasks", __name__)
 
@@ -31,11 +41,11 @@ def task_page(task_id: str):
     try:
         task = get_task_or_404(task_id)
     except NotFound:
-        return _unavailable("gone", 404, case=_posted_case(), bpmn_id=request.form.get("_element"))
+        return _sent_again(task_id) or _gone(task_id, 404, bpmn_id=request.form.get("_element"))
     try:
         view = task_view(service(), task.id, clock().now())
     except TaskNotFound:
-        return _unavailable("gone", 404, case=task.case, bpmn_id=task.bpmn_id)
+        return _sent_again(task.id) or _gone(task.id, 404, case=task.case, bpmn_id=task.bpmn_id)
     if request.method == "GET":
         return _page(task, view, build_form(view.schema, to_values(view.schema, _prefill(task, view))))
     return _submit(task, view)
@@ -68,24 +78,68 @@ def _submit(task: Task, view: TaskView):
         return _page(task, view, _redisplay(view, parsed, []), token=token)
     if parsed.errors:
         return _page(task, view, _redisplay(view, parsed, page_errors(view.schema, parsed)), token=token, status=422)
+    user_id, key = current_user.user.id, _form_key(task.id, token)
     try:
-        result = service().complete_task(task.id, current_user.username, parsed.data, token=token)
+        with database.atomic():  # the key is kept with the completion, or neither is (as the API's)
+            answer = reserve(user_id, key, _form_print(), clock().now())
+            if answer is None:
+                result = service().complete_task(task.id, current_user.username, parsed.data, token=token)
+                answer = _success(view, result)
+                remember(user_id, key, 302, json.dumps(answer))
+    except IdempotencyKeyReused:  # this page was sent before, then sent again with other answers
+        return _gone(task.id, 409, case=task.case, bpmn_id=task.bpmn_id, answers=_answers(view, parsed))
     except ValidationFailed as exc:
         errors = [FieldError(parsed.display_path(e.field), e.message) for e in exc.errors] or [FieldError("", str(exc))]
         return _page(task, view, _redisplay(view, parsed, errors), token=token, status=422)
     except (CaseConflict, TaskChanged, TaskNotReady) as exc:
-        still_open = Task.get_or_none(Task.id == task.id) is not None
-        return _unavailable("changed" if still_open else "gone", 409, case=task.case, task=task,
-                            bpmn_id=task.bpmn_id, message=str(exc), answers=_answers(view, parsed))
+        if Task.get_or_none(Task.id == task.id) is not None:
+            return _unavailable("changed", 409, case=task.case, task=task, message=str(exc),
+                                answers=_answers(view, parsed))
+        return _sent_again(task.id) or _gone(task.id, 409, case=task.case, bpmn_id=task.bpmn_id,
+                                             answers=_answers(view, parsed))
     except TaskNotFound:
-        return _unavailable("gone", 404, case=task.case, bpmn_id=task.bpmn_id, answers=_answers(view, parsed))
+        return _sent_again(task.id) or _gone(task.id, 404, case=task.case, bpmn_id=task.bpmn_id,
+                                             answers=_answers(view, parsed))
+    return _replay(answer)
+
+
+def _success(view: TaskView, result) -> dict[str, str]:
+    """Where the completion leads and the confirmation shown there (kept, to be shown again)."""
     opened = [f"{e.details['task']} for {e.details['role'].replace('_', ' ')}"
               for e in result.outcome.events if e.kind == "task_opened"]
-    flash(f"{view.name} completed for {result.case.reference} ({result.case.child.display_name}). "
-          + (f"Next: {'; '.join(opened)}." if opened else "No new tasks were opened."))
+    message = (f"{view.name} completed for {result.case.reference} ({result.case.child.display_name}). "
+               + (f"Next: {'; '.join(opened)}." if opened else "No new tasks were opened."))
     if "cases.case_page" in current_app.view_functions and can_see_case(result.case):
-        return redirect(url_for("cases.case_page", case_id=result.case.id))  # a MASH partner goes back to their work
-    return redirect(url_for("work.my_work"))
+        return {"location": url_for("cases.case_page", case_id=result.case.id), "message": message}
+    return {"location": url_for("work.my_work"), "message": message}  # a MASH partner goes back to their work
+
+
+def _replay(answer) -> Response:
+    """The redirect and confirmation of a completion (``answer`` as made, or as kept with its key)."""
+    if not isinstance(answer, dict):
+        answer = json.loads(answer.body)
+    flash(answer["message"])
+    return redirect(answer["location"])
+
+
+def _form_key(task_id: str, token: str) -> str:
+    """One key per task as offered to this user: the same page sent again finds its first answer."""
+    return "task-form:" + hashlib.sha256(f"{task_id}\n{token}".encode()).hexdigest()[:48]
+
+
+def _form_print() -> str:
+    """What the page sent, less its CSRF token: a double click sends the same answers twice."""
+    sent = sorted((name, value) for name, value in request.form.items(multi=True) if name != "csrf_token")
+    return fingerprint("POST", request.path, json.dumps(sent).encode())
+
+
+def _sent_again(task_id: str) -> Response | None:
+    """The first answer again, when the user who completed the task sends the same page once more."""
+    token = request.form.get("_token", "")
+    if request.method != "POST" or not token:
+        return None
+    kept = stored_answer(current_user.user.id, _form_key(task_id, token), clock().now(), _form_print())
+    return _replay(kept) if kept is not None else None
 
 
 def _redisplay(view: TaskView, parsed: Parsed, errors: list[FieldError]) -> FormView:
@@ -110,27 +164,59 @@ def _page(task: Task, view: TaskView, form: FormView, token: str | None = None, 
 
 
 def _unavailable(reason: str, status: int, case: Case | None = None, task: Task | None = None,
-                 bpmn_id: str | None = None, message: str | None = None, answers=None):
-    """Why the form cannot be used: completed meanwhile, changed since offered, or someone else's."""
-    done = last_completion(case.id, bpmn_id) if case is not None and bpmn_id else None
-    return render_template("tasks/unavailable.html", reason=reason, case=case, task=task, done=done,
+                 message: str | None = None, answers=None):
+    """Why the form cannot be used: changed since offered, or someone else's."""
+    return render_template("tasks/unavailable.html", reason=reason, case=case, task=task, done=None,
                            message=message, answers=answers or [], title="This task cannot be completed here"), status
 
 
+def _gone(task_id: str, status: int, case: Case | None = None, bpmn_id: str | None = None, answers=None):
+    """The task is not open: who completed it and when, told only to those who may see its case
+    (to anyone else this page is the same as for a task that never existed), and whether what was
+    sent now was saved. Deciding what to show is not an attempt to open the case: no refusal is recorded."""
+    done = completion_of(task_id)
+    if done is not None:
+        case, mine = done.case, done.actor == current_user.username
+    else:
+        case, mine = case or _posted_case(), False
+    visible = case is not None and can_see_case(case)
+    sent = request.method == "POST" and request.form.get("_token") is not None
+    if sent and answers is None and case is not None and (visible or mine):
+        answers = _sent_answers(case, done.element if done is not None else bpmn_id)
+    if visible:
+        get_case_or_404(case.id)  # the completion shown is the case's: the view is audited
+        done = done or (last_completion(case.id, bpmn_id) if bpmn_id else None)
+    else:
+        case, done = None, None
+    return render_template("tasks/unavailable.html", reason="gone", case=case, task=None, done=done, mine=mine,
+                           sent=sent, message=None, answers=answers or [],
+                           title="This task cannot be completed here"), status
+
+
 def _posted_case() -> Case | None:
-    """The case a posted form belonged to, if this user may see it (to say what became of the task)."""
+    """The case a posted form belonged to (to say what became of a task that was cancelled)."""
     case_id = request.form.get("_case", "")
-    if request.method != "POST" or not case_id.isdigit():
+    if request.method != "POST" or not case_id.isdigit() or int(case_id) > MAX_ID:
         return None
-    try:
-        return get_case_or_404(int(case_id))
-    except HTTPException:
-        return None
+    return Case.get_or_none(Case.id == int(case_id))
+
+
+def _sent_answers(case: Case, bpmn_id: str | None) -> list[tuple[str, str]]:
+    """What a page sent for a task no longer open, read with the task's form (so it is not lost)."""
+    tasks = service().diagrams_for(case.diagram_version_id).user_tasks.values()
+    info = next((t for t in tasks if t.bpmn_id == bpmn_id), None)
+    if info is None:
+        return []
+    return _answers_of(info.form.schema, parse_form(info.form.schema, request.form))
 
 
 def _answers(view: TaskView, parsed: Parsed) -> list[tuple[str, str]]:
     """What the user entered, as label and text, so work refused by a conflict is not lost."""
-    properties = view.schema.get("properties", {})
+    return _answers_of(view.schema, parsed)
+
+
+def _answers_of(schema: dict, parsed: Parsed) -> list[tuple[str, str]]:
+    properties = schema.get("properties", {})
     found = []
     for name, value in parsed.data.items():
         label = properties.get(name, {}).get("title") or name

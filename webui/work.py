@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from engine import NotPermitted
 from store.access import visible_among
 from store.queues import list_tasks
 from store.models import Task
@@ -50,7 +51,13 @@ def claim(task_id: str):
 @bp.route("/tasks/<task_id>/release", methods=["POST"])
 @login_required
 def release(task_id: str):
-    task = release_task(task_id, current_user.username)
+    try:
+        task = release_task(task_id, current_user.username)
+    except NotPermitted:
+        task = Task.get_or_none(Task.id == task_id)
+        if task is None or task.assignee_id is not None:
+            raise
+        # already in the queue: a double click's second post (or another tab's) confirms it again
     flash(f"{task.name} is back in the {task.role.replace('_', ' ')} queue")
     return redirect(request.form.get("next") or url_for("work.my_work"))
 

@@ -9,8 +9,8 @@ import pytest
 from engine import CaseConflict, NotPermitted, version_of
 from store.demo import SCENARIOS, build_form, contact_payload, drive_case
 from store.models import Case, CaseMigration, CaseState, ChronologyEntry, DiagramVersion, Task
-from store.versions import (PublishRefused, check_version, download, list_versions, migrate_all,
-                            migration_plan, open_cases, publish, retire, rollback_case, save_draft)
+from store.versions import (MovedCase, PublishRefused, check_version, download, list_versions, migrate_all,
+                            migration_plan, moved_to, open_cases, publish, retire, rollback_case, save_draft)
 from tests.engine.migration_helpers import with_home_visit
 
 REFERRAL = date(2026, 12, 14)
@@ -194,6 +194,22 @@ def test_rollback_restores_the_old_version_and_state(app, users, owner, shipped,
     with pytest.raises(CaseConflict):
         rollback_case(case.id, owner, service=app.service)
     assert Case.get_by_id(case.id).diagram_version_id == new.version
+
+
+def test_the_cases_moved_to_a_version_are_listed_with_whether_they_can_move_back(app, users, owner, shipped,
+                                                                                  diagram_files):
+    """The migration page lists these after 'Migrate all' (answered with a redirect, then read here)."""
+    first, second = new_case(app, users, "assessment_cin_plan"), new_case(app, users, "assessment_cin_plan")
+    later(app)
+    new = publish(with_home_visit(diagram_files), owner, service=app.service)
+    assert moved_to(new.version) == []
+    migrate_all(new.version, owner, service=app.service)
+    assert {m.case_id: m for m in moved_to(new.version)} == {
+        c.id: MovedCase(c.id, c.reference, shipped.version, owner, True) for c in (first, second)}
+    do(app, users, Case.get_by_id(first.id), "cads_decision", decision="assessment")  # moved on since
+    rollback_case(second.id, owner, service=app.service)  # moved back
+    assert moved_to(new.version) == [MovedCase(first.id, first.reference, shipped.version, owner, False)]
+    assert moved_to(shipped.version) == []  # a rollback is not a migration to the old version
 
 
 @pytest.mark.parametrize("role", ["social_worker", "team_manager", "admin", "cads_manager"])

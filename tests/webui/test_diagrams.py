@@ -304,11 +304,14 @@ def test_publishing_a_draft_then_migrating_and_rolling_back_a_running_case(clien
     assert f"Running cases and version {draft}" in page and case.reference in page
     assert "Migrate all movable cases" in page
     moved = client.post(f"/diagrams/migrate/{draft}")
-    page = moved.get_data(as_text=True)
-    assert moved.status_code == 200 and "Migration results" in page and case.reference in page
-    assert "Moved" in page and f"/diagrams/rollback/{case.id}" in page
+    assert moved.status_code == 302 and moved.headers["Location"].endswith(f"/diagrams/migrate/{draft}")
+    page = client.get(moved.headers["Location"]).get_data(as_text=True)
+    assert f"Moved 1 case to version {draft}." in page
+    moved_table = page[page.index('id="moved"'):page.index("</table>", page.index('id="moved"'))]
+    assert case.reference in moved_table and f"/diagrams/rollback/{case.id}" in moved_table
     back = client.post(f"/diagrams/rollback/{case.id}", data={"version": draft})
     assert back.status_code == 302 and back.headers["Location"].endswith(f"/diagrams/migrate/{draft}")
+    assert 'id="moved"' not in client.get(back.headers["Location"]).get_data(as_text=True)
     again = client.post(f"/diagrams/rollback/{case.id}", data={"version": draft})
     assert again.status_code == 409
 

@@ -204,7 +204,7 @@ def test_a_contact_form_sent_twice_records_once(client, auth, db):
     again = client.post("/contacts/new", data=data)
     assert first.status_code == again.status_code == 302 and first.location == again.location
     assert Contact.select().count() == 1 and Case.select().count() == 1
-    assert "already been recorded" in client.get(again.location).get_data(as_text=True)
+    assert "Contact recorded. Case created: C" in client.get(again.location).get_data(as_text=True)
     other_page = re.findall(r'name="_submission" value="([0-9a-f]{32})"',
                             client.get("/contacts/new").get_data(as_text=True))
     assert other_page != [submission]  # a new page is a new contact

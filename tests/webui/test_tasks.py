@@ -414,8 +414,9 @@ def test_completed_meanwhile_says_so_and_never_overwrites(client, auth, web_app)
     after_first = version_of(case)
     response = client.post(f"/tasks/{task.id}", data=form)
     page = response.get_data(as_text=True)
-    assert response.status_code == 404 and "already been completed" in page
+    assert response.status_code == 404 and "You have already completed this task" in page  # as cads.sw, elsewhere
     assert 'id="completed-by"' in page and "No further action" in page and "cads.sw" in page
+    assert "Nothing you entered this time has been saved" in page and "Injury disclosed at school." in page
     assert version_of(case) == after_first and Case.get_by_id(case.id).cads_decision == "nfa"
 
 
