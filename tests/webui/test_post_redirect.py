@@ -128,6 +128,33 @@ def _retry_incident(s: Setup):
     return f"/admin/incidents/{found.id}/retry", {}
 
 
+def _booked(s: Setup, child_index: int):
+    """An ICPC booked for its statutory date, the chair signed in: (conference, its change form's fields)."""
+    from tests.webui.test_chairs import book, waiting_case
+    case = waiting_case(s.app, child_index=child_index)
+    conference = book(s.app, case, case.icpc_due)
+    s.auth.login_as("conference_chair")
+    return conference
+
+
+def _change(s: Setup, action: str, reason: str | None = None):
+    """A booked ICPC moved, cancelled, or (cancelled first) booked again, three working days on."""
+    from tests.webui.test_booking_pages import date_fields
+    from tests.webui.test_booking_pages import posted as change_fields
+    from tests.webui.test_booking_pages import today, working_day
+    conference = _booked(s, {"move": 1, "cancel": 2, "rebook": 3}[action])
+    if action == "rebook":
+        form = change_fields(s.client.get(f"/conferences/{conference.id}/cancel").get_data(as_text=True))
+        assert s.client.post(f"/conferences/{conference.id}/cancel",
+                             data={**form, "reason": "Family bereavement"}).status_code == 303
+    data = change_fields(s.client.get(f"/conferences/{conference.id}/{action}").get_data(as_text=True))
+    if action != "cancel":  # after the case was driven here, so "today" is the day it reached the chair
+        data.update(date_fields("scheduled_for", working_day(s.app, today(s.app), 3)), time="14:00")
+    if reason:
+        data["reason"] = reason
+    return f"/conferences/{conference.id}/{action}", data
+
+
 def _signed_in(role: str, url: str, data=None):
     def build(s: Setup):
         s.auth.login_as(role)
@@ -160,6 +187,9 @@ SUCCESSES = {
         "team_manager", f"/cases/{allocated_case(s.app, s.clock).id}/restriction",
         {"action": "restrict", "names": "sw.omar", "reason": "The child's aunt works in the team"})(s),
     "restriction.allocate": _allocate,
+    "chairs.move": lambda s: _change(s, "move", reason="Chair unwell"),
+    "chairs.cancel": lambda s: _change(s, "cancel", reason="Family bereavement"),
+    "chairs.rebook": lambda s: _change(s, "rebook"),
     "diagrams.upload": _upload,
     "diagrams.new": lambda s: (s.owner(), ("/diagrams/new", {"process_id": "family_group_conference"}))[1],
     "diagrams.form_editor": _form_editor,
