@@ -42,14 +42,16 @@ def character_words(char: str) -> str:
     return f"a hidden control character ({code})"
 
 
-def character_problem(subject: str, text: str, multiline: bool = True) -> str | None:
-    """'<subject> contains ... after “...”: remove it', or None when ``text`` may be stored."""
+def character_problem(subject: str, text: str, multiline: bool = True, quote: bool = True) -> str | None:
+    """'<subject> contains ... after “...”: remove it', or None when ``text`` may be stored.
+
+    ``quote``: show the words before the character, so it can be found (never for a password)."""
     at = bad_character(text, multiline)
     if at is None:
         return None
     char = text[at]
     before = _NOT_TEXT.sub("", text[max(0, at - 20):at]).replace("\n", " ").strip()
-    where = f" after “{before}”" if before else " at the start"
+    where = (f" after “{before}”" if before else " at the start") if quote else ""
     if char in "\r\n" and not multiline:
         return f"{subject} must be on one line: remove the line break{where}"
     return f"{subject} contains {character_words(char)}{where}, which cannot be stored: remove it"
