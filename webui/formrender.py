@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any, Iterable, Mapping
 
 from engine import FieldError
+from engine.forms import required_message
 
 from .formread import (DATE_PARTS, MAX_ROWS, Parsed, field_label, join_path, kind_of, page_errors, parse_form, row_limit,
                        schema_errors)
@@ -134,7 +135,11 @@ def _friendly(schema: Mapping[str, Any], path: str, message: str) -> str:
         step = (node.get("items") if part.isdigit() else node.get("properties", {}).get(part))
         node = step if isinstance(step, dict) else {}
     kind, title = kind_of(node), str(node.get("title") or "")
-    if kind == "group" and message.endswith((" is required", ": give at least 1")):
+    missing = message.endswith(" is required") or (bool(title) and message == required_message(title))
+    if kind == "group" and (missing or message.endswith(": give at least 1")):
+        least = node.get("minItems") if isinstance(node.get("minItems"), int) else 1
+        if least > 1:
+            return f"{title}: add at least {least}"
         return f"Add at least one {str(node['items'].get('title') or 'row').lower()}"
     if not title or not message.endswith(" is required"):
         return message
