@@ -152,7 +152,8 @@ class CaseEngine:
         info = diagrams.task_info(task.task_spec)
         info.form.validate(form)
         referral = task.data.get("referral_date")
-        problems = event_date_errors(form, local_date(now), parse_date(referral) if referral else None)
+        problems = event_date_errors(form, local_date(now), parse_date(referral) if referral else None,
+                                     info.form.label)
         if problems:
             raise ValidationFailed(problems, title=f"{info.form.title}: the form has errors")
         if extra_check is not None:

@@ -16,6 +16,7 @@ from peewee import fn
 from engine import (Actor, CaseConflict, CaseEngine, CaseNotFound, ChronologyEvent, Clock, DiagramRegistry, DiagramSet,
                     EngineError, FieldError, StepOutcome, TaskNotFound, TaskNotReady, TaskView,
                     ValidationFailed, case_seed, local_date, parse_date, read_diagram_files)
+from engine.rules import contact_date_errors
 
 from .db import database, is_postgres
 from .prepared import Prepared, PreparedFamily
@@ -27,7 +28,6 @@ from . import audit, history
 from .queues import find_task
 from .timerworker import run_due_timers
 from . import booking
-EARLIEST_CONTACT = date(1900, 1, 1)
 ALLOCATED_ROLE = "social_worker"  # statutory work stays with the case's allocated worker
 
 
@@ -91,14 +91,13 @@ class Safeguarding:
         form = diagrams.forms.get("contact.json")
         if form is None:
             raise EngineError("the diagram set has no contact form (forms/contact.json)")
-        form.validate(payload)
         now = self.clock.now()
+        problems = form.errors(payload)
+        problems += [p for p in contact_date_errors(payload, local_date(now), form.label)
+                     if p.field not in {e.field for e in problems}]
+        if problems:
+            raise ValidationFailed(problems, title=f"{form.title}: the form has errors")
         referral_date = parse_date(payload["received_on"])
-        if referral_date > self.clock.now().date():
-            raise ValidationFailed([FieldError("received_on", "the contact cannot be received in the future")])
-        if referral_date < EARLIEST_CONTACT:  # a typing slip; and 12 months before year 1 does not exist
-            raise ValidationFailed([FieldError("received_on", f"the contact cannot be received before "
-                                                              f"{EARLIEST_CONTACT.isoformat()}")])
         children = _linked_children(payload["children"], links or {})
         with database.atomic(), audit.together():  # the cases' audit entries and the contact's, appended at once
             referrer_data = payload.get("referrer") or {}

@@ -27,6 +27,7 @@ from .db import database
 from .access import backfill_case_teams
 from .chronology import backfill_happened_on
 from .models import BaseModel, DiagramVersion
+from .repair import repair_stored_text
 from .schema import ALL_MODELS
 
 ADVISORY_LOCK = 0x5AFE_9A4D  # PostgreSQL: one migrating process at a time
@@ -89,6 +90,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[datetime], None] | None]] = [
     (3, "cases allocated before cases had teams: the allocated worker's team", backfill_case_teams),
     (4, "workflow state and archive compressed with lz4 on PostgreSQL", _lz4_for_large_text),
     (5, "indexes a composite index already covers dropped", _drop_covered_indexes),
+    (6, "control characters and lone surrogates in stored text repaired", repair_stored_text),
     (7, "chronology entries: the day each thing happened", backfill_happened_on),
 ]
 LATEST = MIGRATIONS[-1][0]

@@ -23,7 +23,7 @@ from .timeutil import from_db
 from .views import STATUTORY_FIELDS, chronology
 
 NAME_KEYS = {"name": None, "adult_name": "the adult an allegation is about", "manager_name": "manager"}
-CONTACT_KEYS = ("phone", "email", "address")  # redacted with a third party's name
+CONTACT_KEYS = ("phone", "email", "address", "postcode")  # redacted with a third party's name
 FREE_TEXT_NOTE = ("Free-text fields (the concern, reasons, analysis, actions, plans) are included as recorded and "
                   "may mention other people: read them and redact what is about others before release.")
 

@@ -20,6 +20,8 @@ from store import access as rules
 from store import audit
 from store.models import Case, Conference, Person, Task
 
+from .limits import MAX_ID
+
 FRONT_DOOR = rules.FRONT_DOOR
 REFERRER_VISIBLE = FRONT_DOOR  # who referred is for CADS roles only
 SAR_ROLES = frozenset({"information_governance"})  # who may produce a subject access pack
@@ -60,7 +62,8 @@ def get_case_or_404(case_id: int) -> Case:
 
 
 def _check_case(case_id: int) -> Case:
-    case = Case.get_or_none(Case.id == case_id)
+    # An id from a posted field (not the URL's bounded converter) may be beyond any column: no such case.
+    case = Case.get_or_none(Case.id == case_id) if 0 < case_id <= MAX_ID else None
     if case is None:
         abort(404, f"There is no case {case_id}")
     if not can_see_case(case):

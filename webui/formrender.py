@@ -1,10 +1,6 @@
-"""Task forms in the browser: a JSON Schema becomes GOV.UK form fields, and posted fields become JSON data.
-
-Input names are the fields' dotted paths (``attendees.0.name``); a date posts ``<path>-day``,
-``-month`` and ``-year``; a repeating group posts ``_rows:<path>`` with how many rows it showed.
-Blank rows are dropped when parsing, so data indices and row numbers on the page can differ:
-``Parsed.display_path`` maps an error's data path back to the row the user typed it in.
-Used by the task page and the contact page alike.
+"""Task forms in the browser: a JSON Schema becomes GOV.UK form fields (``build_form``), each error on
+its field; posted fields become JSON data in ``webui.formread`` (re-exported here, as the task page
+and the contact page use both). Used by the task page, the contact page and the form editor's preview.
 """
 from __future__ import annotations
 
@@ -12,14 +8,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Iterable, Mapping
 
-from engine import FieldError, Form
+from engine import FieldError
+from engine.forms import required_message
+
+from .formread import (DATE_PARTS, MAX_ROWS, Parsed, field_label, join_path, kind_of, page_errors, parse_form, row_limit,
+                       schema_errors)
 
 BLANK_ROWS = 3  # empty rows offered after the existing ones of a repeating group (by default)
-MAX_ROWS = 100
-RADIO_LIMIT = 6  # more options than this become a select
-ROWS_PREFIX = "_rows:"
-DATE_PARTS = ("day", "month", "year")
-_MISSING = object()
+INPUT_TYPES = {"email": "email", "uk-phone": "tel"}  # formats the browser has a keyboard for
+CODES = {"uk-postcode", "nhs-number", "upn"}  # identifiers: no spelling to check
+DETERMINERS = ("the ", "your ", "their ", "his ", "her ", "its ", "our ", "a ", "an ")
 
 
 @dataclass
@@ -40,6 +38,10 @@ class Field:
     width: str | None = None
     error_parts: tuple[str, ...] = ()
     item_label: str = "row"
+    max_length: int | None = None  # a text area's limit, counted as the person types (GOV.UK character count)
+    max_rows: int = 100  # a repeating group's limit: 'Add another' gives way to ``limit_text`` at it
+    limit_text: str = ""
+    spellcheck: bool = True
 
     @property
     def id(self) -> str:
@@ -59,63 +61,6 @@ class FormView:
 
     fields: list[Field]
     errors: list[dict[str, str]]
-
-
-@dataclass
-class Parsed:
-    """Posted fields read back: JSON data, what to show again, errors in page terms, rows shown."""
-
-    data: dict[str, Any]
-    values: dict[str, Any]
-    errors: list[FieldError]
-    rows: dict[str, int]
-    date_parts: dict[str, tuple[str, ...]]
-    paths: dict[str, str] = field(default_factory=dict)
-
-    def add_row(self, group: str) -> None:
-        """Offer one more blank row in the repeating group at page path ``group`` (ignored if unknown)."""
-        if group in self.rows:
-            self.rows[group] = min(self.rows[group] + 1, MAX_ROWS)
-
-    def display_path(self, data_path: str) -> str:
-        """The page path of a data path (row numbers on the page count the blank rows too)."""
-        parts = data_path.split(".") if data_path else []
-        for cut in range(len(parts), 0, -1):
-            prefix = ".".join(parts[:cut])
-            if prefix in self.paths:
-                return ".".join([self.paths[prefix], *parts[cut:]])
-        return data_path
-
-
-def kind_of(schema: Mapping[str, Any]) -> str:
-    """Which widget shows a schema node."""
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "string")
-    if kind == "object":
-        return "fieldset"
-    if kind == "array":
-        items = schema.get("items") or {}
-        if items.get("type") == "object":
-            return "group"
-        return "checkboxes" if "enum" in items else "lines"
-    if kind == "boolean":
-        return "yesno"
-    if kind in ("integer", "number"):
-        return "number"
-    if "enum" in schema:
-        return "radios" if len(schema["enum"]) <= RADIO_LIMIT else "select"
-    if schema.get("format") == "date":
-        return "date"
-    return "textarea" if schema.get("x-widget") == "textarea" else "text"
-
-
-def _join(prefix: str, name: str | int) -> str:
-    return f"{prefix}.{name}" if prefix else str(name)
-
-
-def _label(name: str, schema: Mapping[str, Any]) -> str:
-    return str(schema.get("title") or name.replace("_", " ").capitalize())
 
 
 def _required(schema: Mapping[str, Any]) -> tuple[set[str], set[str]]:
@@ -155,145 +100,6 @@ def _shown(schema: Mapping[str, Any], value: Any) -> Any:
     return "" if value is None else str(value)
 
 
-# -- what was posted -> data ---------------------------------------------------------------
-def parse_form(schema: Mapping[str, Any], form) -> Parsed:
-    """Read a posted form (a werkzeug MultiDict) against ``schema``; blank answers are left out."""
-    reader = _Reader(form)
-    data, values = reader.object(schema, "", "")
-    return Parsed(data, values, reader.errors, reader.rows, reader.date_parts, reader.paths)
-
-
-class _Reader:
-    def __init__(self, form) -> None:
-        self.form = form
-        self.errors: list[FieldError] = []
-        self.rows: dict[str, int] = {}
-        self.date_parts: dict[str, tuple[str, ...]] = {}
-        self.paths: dict[str, str] = {}
-
-    def object(self, schema: Mapping[str, Any], prefix: str, dprefix: str) -> tuple[dict, dict]:
-        data, values = {}, {}
-        for name, prop in schema.get("properties", {}).items():
-            value, shown = self.value(name, prop, _join(prefix, name), _join(dprefix, name))
-            values[name] = shown
-            if value is not _MISSING:
-                data[name] = value
-        return data, values
-
-    def value(self, name: str, prop: Mapping[str, Any], path: str, dpath: str) -> tuple[Any, Any]:
-        kind, label = kind_of(prop), _label(name, prop)
-        if kind == "fieldset":
-            data, shown = self.object(prop, path, dpath)
-            return (data or _MISSING), shown
-        if kind == "group":
-            return self.group(prop, path, dpath)
-        if kind == "checkboxes":
-            chosen = [v for v in self.form.getlist(path) if v]
-            return (chosen or _MISSING), chosen
-        if kind == "date":
-            return self.date(label, path)
-        raw = (self.form.get(path) or "").replace("\r\n", "\n")
-        text = raw.strip()
-        if not text:
-            return _MISSING, raw
-        if kind == "lines":
-            return [line.strip() for line in text.split("\n") if line.strip()], raw
-        if kind == "yesno":
-            if text not in ("yes", "no"):
-                self.errors.append(FieldError(path, f"{label}: choose yes or no"))
-                return _MISSING, ""
-            return text == "yes", text
-        if kind == "number":
-            return self.number(prop, label, path, text), raw
-        return text, raw
-
-    def number(self, prop: Mapping[str, Any], label: str, path: str, text: str) -> Any:
-        try:
-            return int(text) if prop.get("type") == "integer" else float(text) if "." in text else int(text)
-        except ValueError:
-            words = "a whole number" if prop.get("type") == "integer" else "a number"
-            self.errors.append(FieldError(path, f"{label} must be {words}"))
-            return _MISSING
-
-    def date(self, label: str, path: str) -> tuple[Any, dict[str, str]]:
-        parts = {part: (self.form.get(f"{path}-{part}") or "").strip() for part in DATE_PARTS}
-        if not any(parts.values()):
-            return _MISSING, parts
-        missing = tuple(p for p in DATE_PARTS if not parts[p])
-        if missing:
-            return self._bad_date(path, f"{label} must include a {' and '.join(missing)}", missing), parts
-        if not all(parts[p].isdigit() for p in DATE_PARTS):
-            wrong = tuple(p for p in DATE_PARTS if not parts[p].isdigit())
-            return self._bad_date(path, f"{label} must be a real date, in numbers", wrong), parts
-        if len(parts["year"]) != 4:
-            return self._bad_date(path, f"{label}: the year must have 4 numbers", ("year",)), parts
-        try:
-            when = date(int(parts["year"]), int(parts["month"]), int(parts["day"]))
-        except ValueError:
-            return self._bad_date(path, f"{label} must be a real date", DATE_PARTS), parts
-        return when.isoformat(), parts
-
-    def _bad_date(self, path: str, message: str, parts: tuple[str, ...]) -> Any:
-        self.errors.append(FieldError(path, message))
-        self.date_parts[path] = parts
-        return _MISSING
-
-    def group(self, prop: Mapping[str, Any], path: str, dpath: str) -> tuple[Any, list]:
-        items = prop["items"]
-        count = _row_count(self.form, path)
-        rows, shown_rows = [], []
-        for index in range(count):
-            row_path, row_dpath = _join(path, index), _join(dpath, len(rows))
-            errors_before = len(self.errors)
-            data, shown = self.object(items, row_path, row_dpath)
-            shown_rows.append(shown)
-            if _blank(shown) and len(self.errors) == errors_before:
-                continue  # an empty row offered for adding someone: not an answer
-            self.paths[row_dpath] = row_path
-            rows.append(data)
-        self.rows[path] = count
-        return (rows or _MISSING), shown_rows
-
-
-def _row_count(form, path: str) -> int:
-    """Rows the page showed: the hidden count, or the highest row number posted."""
-    try:
-        count = int(form.get(ROWS_PREFIX + path) or 0)
-    except ValueError:
-        count = 0
-    start = path + "."
-    for key in form.keys():
-        if key.startswith(start):
-            head = key[len(start):].split(".")[0].split("-")[0]
-            if head.isdigit():
-                count = max(count, int(head) + 1)
-    return max(0, min(count, MAX_ROWS))
-
-
-def _blank(value: Any) -> bool:
-    if isinstance(value, dict):
-        return all(_blank(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_blank(v) for v in value)
-    return not str(value or "").strip()
-
-
-def schema_errors(schema: Mapping[str, Any], data: Any) -> list[FieldError]:
-    """The schema's own per-field errors for ``data`` (data paths)."""
-    return Form(str(schema.get("$id") or "form"), schema).errors(data)
-
-
-def page_errors(schema: Mapping[str, Any], parsed: Parsed) -> list[FieldError]:
-    """Answers that could not be read, plus the schema's view of the rest (page paths, so all show at once)."""
-    errors = list(parsed.errors)
-    taken = {e.field for e in errors}
-    for problem in schema_errors(schema, parsed.data):
-        path = parsed.display_path(problem.field)
-        if not any(path == t or path.startswith(t + ".") for t in taken):
-            errors.append(FieldError(path, problem.message))
-    return errors
-
-
 # -- what the page shows -> fields ---------------------------------------------------------
 def build_form(schema: Mapping[str, Any], values: Mapping[str, Any] | None = None,
                errors: Iterable[FieldError] = (), rows: Mapping[str, int] | None = None,
@@ -329,7 +135,11 @@ def _friendly(schema: Mapping[str, Any], path: str, message: str) -> str:
         step = (node.get("items") if part.isdigit() else node.get("properties", {}).get(part))
         node = step if isinstance(step, dict) else {}
     kind, title = kind_of(node), str(node.get("title") or "")
-    if kind == "group" and message.endswith((" is required", ": give at least 1")):
+    missing = message.endswith(" is required") or (bool(title) and message == required_message(title))
+    if kind == "group" and (missing or message.endswith(": give at least 1")):
+        least = node.get("minItems") if isinstance(node.get("minItems"), int) else 1
+        if least > 1:
+            return f"{title}: add at least {least}"
         return f"Add at least one {str(node['items'].get('title') or 'row').lower()}"
     if not title or not message.endswith(" is required"):
         return message
@@ -337,7 +147,9 @@ def _friendly(schema: Mapping[str, Any], path: str, message: str) -> str:
         return f"Answer the question: {title}"
     verb = "Choose" if kind in ("radios", "select", "yesno", "checkboxes") else "Enter"
     keep_case = title[1:2].isupper()  # an initialism such as 'NHS number'
-    return f"{verb} the {title if keep_case else title[:1].lower() + title[1:]}"
+    words = title if keep_case else title[:1].lower() + title[1:]
+    article = "" if words.startswith(DETERMINERS) else "the "  # 'Enter the plan', not 'the the plan'
+    return f"{verb} {article}{words}"
 
 
 class _Builder:
@@ -372,14 +184,14 @@ class _Builder:
         always, sometimes = _required(schema)
         fields = []
         for name, prop in schema.get("properties", {}).items():
-            item = self.field(name, prop, values.get(name), _join(prefix, name), depth)
+            item = self.field(name, prop, values.get(name), join_path(prefix, name), depth)
             item.optional = name not in always and name not in sometimes
             fields.append(item)
         return fields
 
     def field(self, name: str, prop: Mapping[str, Any], value: Any, path: str, depth: int) -> Field:
         kind = kind_of(prop)
-        item = self.add(Field(kind, path, _label(name, prop), prop.get("description"), depth=depth))
+        item = self.add(Field(kind, path, field_label(name, prop), prop.get("description"), depth=depth))
         if kind == "fieldset":
             item.children = self.object(prop, value if isinstance(value, dict) else {}, path, depth + 1)
         elif kind == "group":
@@ -399,21 +211,32 @@ class _Builder:
             item.error_parts = tuple(self.date_parts.get(path, ()))
         else:
             item.value = value or ""
-            item.input_type = "email" if prop.get("format") == "email" else "text"
+            item.input_type = INPUT_TYPES.get(str(prop.get("format")), "text")
+            item.spellcheck = prop.get("format") not in INPUT_TYPES and prop.get("format") not in CODES
+            limit = prop.get("maxLength")
+            if kind == "textarea" and isinstance(limit, int):
+                item.max_length = limit
             if kind == "number":
                 item.width = "govuk-input--width-5"
-            elif kind == "text" and (prop.get("maxLength") or 1000) <= 20:
-                item.width = "govuk-input--width-10"
+            elif kind == "text" and (limit or 1000) <= 20:
+                item.width = "govuk-input--width-10" if limit <= 10 else "govuk-input--width-20"
         return item
 
     def group(self, item: Field, prop: Mapping[str, Any], rows: list, depth: int) -> None:
         items = prop["items"]
         item.item_label = str(items.get("title") or "Row")
+        item.max_rows = row_limit(prop)
+        own = (prop.get("x-errorMessages") or {}).get("maxItems")
+        item.limit_text = str(own) if own else f"{item.label}: this form takes at most {item.max_rows}"
         count = self.rows.get(item.path, len(rows) + self.blank_rows)
-        count = max(len(rows), min(count, MAX_ROWS))
+        count = max(len(rows), min(count, item.max_rows))
         for index in range(count):
-            row_path = _join(item.path, index)
+            row_path = join_path(item.path, index)
             row = self.add(Field("row", row_path, f"{item.item_label} {index + 1}", depth=depth + 1))
             row_values = rows[index] if index < len(rows) and isinstance(rows[index], dict) else {}
             row.children = self.object(items, row_values, row_path, depth + 1)
             item.children.append(row)
+
+
+__all__ = ["BLANK_ROWS", "MAX_ROWS", "Field", "FormView", "Parsed", "build_form", "kind_of", "page_errors",
+           "parse_form", "schema_errors", "to_values"]

@@ -47,7 +47,7 @@ def census_child(index: int, reference_date: date) -> dict[str, Any]:
         "given_name": GIVEN[index % len(GIVEN)], "family_name": f"{FAMILY[index % len(FAMILY)]}-{index}",
         "unborn": False, "date_of_birth": born.isoformat(), "gender": ("female", "male")[index % 2],
         "ethnicity": ETHNICITIES[index % len(ETHNICITIES)], "disability": DISABILITIES[index % len(DISABILITIES)],
-        "address": f"{index + 1} Orchard Close, Norwich NR3 2AB", "current_location": "At home"}
+        "address": f"{index + 1} Orchard Close, Norwich", "postcode": "NR3 2AB", "current_location": "At home"}
     if (reference_date - born).days > 5 * 365:
         child["upn"] = upn(index + 1)
     else:
@@ -58,7 +58,8 @@ def census_child(index: int, reference_date: date) -> dict[str, Any]:
 def unborn_child(index: int, expected: date) -> dict[str, Any]:
     return {"family_name": f"{FAMILY[index % len(FAMILY)]}-{index}", "unborn": True,
             "expected_date_of_birth": expected.isoformat(), "gender": "unknown", "ethnicity": "NOBT",
-            "disability": ["NONE"], "upn_unknown": "UN1", "address": "3 Mill Lane, Norwich NR2 4AA"}
+            "disability": ["NONE"], "upn_unknown": "UN1", "address": "3 Mill Lane, Norwich",
+            "postcode": "NR2 4AA"}
 
 
 def _by_name(name: str) -> Scenario:

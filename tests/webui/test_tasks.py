@@ -144,7 +144,7 @@ def test_widgets_follow_the_schema(web_app):
     assert '<select class="govuk-select" id="attendees-0-role" name="attendees.0.role"' in html  # 21: a select
     assert 'type="checkbox" value="neglect"' in html and "Physical abuse" in html  # x-enumLabels on items
     assert 'name="held_on-day"' in html and 'name="held_on-year"' in html
-    assert '<textarea class="govuk-textarea" id="parents_views"' in html
+    assert '<textarea class="govuk-textarea govuk-js-character-count" id="parents_views"' in html  # 10,000 at most
     assert 'name="attendees.2.name"' in html and 'name="attendees.3.name"' not in html  # 3 blank rows
     assert "The parents&#39; or carers&#39; views (optional)" in html
     assert "Decision (optional)" not in html and "Category of abuse (optional)" not in html  # if/then
@@ -269,7 +269,7 @@ def test_rules_beyond_the_schema_show_on_their_field(client, auth, web_app):
                                                        "decided_on-year": "2027"})
     response = client.post(f"/tasks/{task.id}", data=answers)
     assert response.status_code == 422
-    assert '<a href="#decided_on-day">Decided on cannot be in the future' in response.get_data(as_text=True)
+    assert '<a href="#decided_on-day">Date of decision cannot be in the future (today is 14 December 2026)' in response.get_data(as_text=True)
 
 
 def test_repeating_group_add_row_re_renders_without_saving(client, auth, web_app):
