@@ -71,10 +71,11 @@ def drive_template(service, scenario: Scenario, by_role: dict[str, str], start: 
 
     With ``review`` > 1 (a plan waiting for its review conference), the earlier reviews are
     held first, each continuing the plan: the case is then at its ``review``-th review.
-    ``settled``: the case then waits at ``scenario.stop_before`` alone. The drive stops as soon
-    as that task opens, whatever else is open then (a core group meeting under way beside a
-    review conference, or not, depending on the dates): the case-age section compares the same
-    step at the first and the twentieth review, so its templates are settled.
+    ``settled``: everything else the scenario completes is done, so the case waits at
+    ``scenario.stop_before`` with only the work that runs beside it (a plan's core group meeting,
+    which repeats until the plan ends). The drive stops as soon as that task opens, whatever else is
+    open then: the case-age section compares the same step at the first and the twentieth review,
+    so its templates are settled.
     """
     clock = FixedClock(datetime.combine(start, time(9, 0), tzinfo=timezone.utc))
     previous, service.clock = service.clock, clock

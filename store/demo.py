@@ -13,11 +13,14 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from dateutil.relativedelta import relativedelta
+
 from engine import FixedClock, WorkingDayCalendar
 
 from .access import restrict_case
 from .cases import Safeguarding
-from .models import Case, Task, User
+from .conferences import HOLDING_TASKS
+from .models import Case, Conference, Task, User
 from .users import add_user
 
 FORM_EXAMPLES: dict[str, dict] = json.loads((Path(__file__).with_name("demo_forms.json")).read_text())
@@ -177,7 +180,20 @@ def contact_payload(scenario: Scenario, received_on: date, child_index: int | No
         payload["children"] = [demo_child(child_index)]
     payload.update(copy.deepcopy(scenario.contact))
     payload["received_on"] = received_on.isoformat()
+    for person in [*payload.get("children", []), *payload.get("family_members", [])]:
+        _born_by(person, received_on)
     return payload
+
+
+def _born_by(person: dict[str, Any], day: date) -> None:
+    """A demo person born after ``day`` (a contact dated years back, as the benchmark's long plans are)
+    is made the same age a whole number of years earlier: nobody is born after the contact about them."""
+    if not person.get("date_of_birth"):
+        return
+    born = date.fromisoformat(person["date_of_birth"])
+    if born > day:
+        years = born.year - day.year + 1
+        person["date_of_birth"] = (born - relativedelta(years=years)).isoformat()
 
 
 def ensure_demo_users(service: Safeguarding, password: str | None = DEMO_PASSWORD) -> dict[str, str]:
@@ -198,23 +214,23 @@ def drive_case(service: Safeguarding, clock: FixedClock, case_id: int, scenario:
     """Complete the case's tasks as the scenario says, one working day apart, until none is left."""
     used: dict[str, int] = {}
     requested = False
-    booked: date | None = None  # a conference is held on the day it was booked for
     calendar = service.engine.calendar
     for _ in range(max_steps):
         task = _next_task(case_id, scenario)
         if task is None or task.bpmn_id == scenario.stop_before:
             break
         today = calendar.add_working_days(clock.now().date(), 1)
-        if booked and task.bpmn_id in HELD_ON_BOOKED_DATE and booked > today:
+        booked = _booked_for(case_id, task.bpmn_id)  # a conference is held on the day it was booked for
+        if booked and booked > today:
             today = booked
         clock.set(datetime.combine(today, time(10, 0), tzinfo=timezone.utc))
         overrides = scenario.overrides(task.bpmn_id, used)
         username = task.assignee.username if task.assignee else users_by_role[task.role]
         prefill = {"agency": task.role.removeprefix("mash_")} if task.bpmn_id == "mash_check" else {}
         form = build_form(task.form_name, overrides, today, calendar, prefill)
+        if booked and "held_on" in form:  # booked for a day already behind the drive: recorded late
+            form["held_on"] = booked.isoformat()
         result = service.complete_task(task.id, username, form, token=task.token)
-        if form.get("scheduled_for"):
-            booked = date.fromisoformat(form["scheduled_for"])
         if on_step:
             on_step(result.case, task)
         if scenario.strategy_request_after == task.bpmn_id and not requested:
@@ -222,6 +238,16 @@ def drive_case(service: Safeguarding, clock: FixedClock, case_id: int, scenario:
             service.request_strategy_discussion(case_id, users_by_role["social_worker"],
                                                 "New injury reported by school during the plan")
     return Case.get_by_id(case_id)
+
+
+def _booked_for(case_id: int, bpmn_id: str) -> date | None:
+    """The day the conference a holding task records was booked for (None for any other task)."""
+    if bpmn_id not in HELD_ON_BOOKED_DATE:
+        return None
+    booking = (Conference.select(Conference.scheduled_for)
+               .where(Conference.case == case_id, Conference.kind == HOLDING_TASKS[bpmn_id],
+                      Conference.status == "scheduled").order_by(Conference.id.desc()).first())
+    return booking.scheduled_for if booking else None
 
 
 def _next_task(case_id: int, scenario: Scenario) -> Task | None:

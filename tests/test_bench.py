@@ -69,15 +69,15 @@ def test_the_bench_writes_where_it_is_told(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_case_age_templates_wait_at_the_same_place(app):
-    """A plan's drive stops when its review conference opens, with a core group meeting under way
-    beside it or not, depending on the dates; settled, every template waits at the review alone,
-    so the first and a later review are the same step."""
+    """A plan's drive stops when its review conference opens; settled, every template waits at the
+    review with the plan's running core group meeting beside it (core groups meet until the plan
+    ends), so the first and a later review are the same step."""
     from bench import seed
     by_role = seed.users(app.service)
     plans = [seed.drive_template(app.service, seed.long_plan(), by_role, date(2012 + 4 * i, 3, 5), review=n,
                                  settled=True) for i, n in enumerate((1, 3))]
     waiting = [sorted(t.bpmn_id for t in Task.select().where(Task.case == case_id)) for case_id in plans]
-    assert waiting == [["review_conference"], ["review_conference"]]
+    assert waiting == [["core_group_meeting", "review_conference"], ["core_group_meeting", "review_conference"]]
 
 
 def test_the_load_clients_answers_are_read_whole_or_refused():
