@@ -43,7 +43,7 @@ def test_the_form_preview_follows_the_owner_typing(live_server, page, artifacts)
     sign_in(page, live_server, "owner.pat")
     page.goto(f"{live_server}/diagrams/")
     page.click("#files a[href$='/section47_enquiry.json']")
-    assert page.locator("#form-preview input, #form-preview textarea").count() > 0
+    page.wait_for_selector("#form-preview input, #form-preview textarea")  # the preview draws after the page
     page.fill("#schema", '{"type": "object", "properties": {"seen_on": {"type": "string", "format": "date", '
                          '"title": "Date the child was seen"}}}')
     page.wait_for_selector("#form-preview :text('Date the child was seen')")
