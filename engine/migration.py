@@ -21,7 +21,7 @@ from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.util.task import TaskState
 
 from .calendar import local_date
-from .cases import CaseEngine, _run_engine, _Snapshot
+from .cases import CaseEngine, _run_engine, _Scan, _Snapshot
 from .chronology import after_migration
 from .diagrams import KNOWN_ROLES, DiagramSet
 from .errors import EngineError, ValidationFailed
@@ -107,7 +107,8 @@ def _replayed(engine: CaseEngine, old: DiagramSet, new: DiagramSet, state: str, 
         outcome = _due_timers(engine, new, outcome, step.at)
         outcome = _replay_step(engine, new, outcome, step)
     outcome = _due_timers(engine, new, outcome, now)
-    waiting = {t.bpmn_id: t.name for t in engine.tasks(old, state, now)}
+    # the open work of the case as restored above (not read and restored a second time)
+    waiting = {t.task_spec.bpmn_id: t.task_spec.bpmn_name or t.task_spec.bpmn_id for t in _Scan(previous).ready}
     lost = sorted(set(waiting) - {t.bpmn_id for t in outcome.tasks})
     if lost:  # a move never takes away work a case is waiting on
         raise CannotMigrate("; ".join(f"its open task {b} ({waiting[b]}) was removed in the new version" for b in lost))

@@ -48,7 +48,6 @@ DEMO_USERS = [  # username, full name, roles, team
 RESTRICTED_DEMO = ("live_cp_plan", "tm.claire", ["sw.priya", "chair.helen", "bs.alex"],
                    "The child's aunt works in the Norwich locality team")
 # Date fields that look forward (bookings, targets); every other date field records the day it happened.
-HELD_ON_BOOKED_DATE = {"icpc", "review_conference", "contextual_conference"}
 FUTURE_DATE_FIELDS = {"scheduled_for", "review_on", "revised_date", "next_meeting_on", "expected_date_of_birth"}
 
 
@@ -242,7 +241,7 @@ def drive_case(service: Safeguarding, clock: FixedClock, case_id: int, scenario:
 
 def _booked_for(case_id: int, bpmn_id: str) -> date | None:
     """The day the conference a holding task records was booked for (None for any other task)."""
-    if bpmn_id not in HELD_ON_BOOKED_DATE:
+    if bpmn_id not in HOLDING_TASKS:
         return None
     booking = (Conference.select(Conference.scheduled_for)
                .where(Conference.case == case_id, Conference.kind == HOLDING_TASKS[bpmn_id],
